@@ -1,0 +1,38 @@
+# Everything installs into ./.venv and ./.tools on first use, so both commands work on a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PATH := $(CURDIR)/.tools/bin:$(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: sandbox test lint crds bench e2e clean
+
+sandbox: $(STAMP)
+	$(BIN)/modelops-operator sandbox
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check operator tests bench tools
+	$(BIN)/ruff format --check operator tests bench tools
+	$(BIN)/mypy
+
+crds: $(STAMP)
+	$(BIN)/modelops-operator crds --output deploy/crds
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+e2e: $(STAMP)
+	$(BIN)/python -m pytest -m e2e tests/e2e -q
+
+$(STAMP): pyproject.toml tools/install_binaries.py
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/python tools/install_binaries.py .tools/bin
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) .tools
