@@ -1,0 +1,99 @@
+"""ModelBuild: one remote model build, with one provider block per upstream."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from modelops_operator.api.common import (
+    ApiModel,
+    CommonStatus,
+    DeletionPolicy,
+    Polling,
+    SecretRef,
+    immutable,
+)
+
+KIND = "ModelBuild"
+PLURAL = "modelbuilds"
+SINGULAR = "modelbuild"
+SHORT_NAMES = ["mb"]
+
+# The keys of the provider blocks. Exactly one is set; adding a provider adds its key here.
+PROVIDER_KEYS = ["twilioAutopilot"]
+
+
+class TwilioAutopilotBuildSpec(ApiModel):
+    assistant_sid: str = Field(
+        pattern=r"^UA[0-9a-fA-F]{32}$",
+        description="The Autopilot assistant that owns the build. Immutable.",
+        json_schema_extra=immutable("assistantSid is immutable"),
+    )
+    unique_name: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The build's unique name. Derived from namespace, name and uid when omitted. "
+        "Changing it renames the remote build in place.",
+    )
+    status_callback: str | None = Field(
+        default=None,
+        max_length=2048,
+        pattern=r"^https?://",
+        description="URL Twilio calls on status changes. Create-only upstream, so immutable here.",
+    )
+
+
+def _twilio_block_rules() -> dict[str, Any]:
+    return {
+        "x-kubernetes-validations": [
+            {
+                "rule": "has(self.statusCallback) == has(oldSelf.statusCallback) && "
+                "(!has(self.statusCallback) || self.statusCallback == oldSelf.statusCallback)",
+                "message": "statusCallback is immutable",
+            }
+        ]
+    }
+
+
+class ModelBuildSpec(ApiModel):
+    twilio_autopilot: TwilioAutopilotBuildSpec | None = Field(
+        default=None,
+        description="Build a Twilio Autopilot assistant model.",
+        json_schema_extra=_twilio_block_rules(),
+    )
+    credentials_secret_ref: SecretRef = Field(description="Secret with the upstream credentials.")
+    deletion_policy: DeletionPolicy = Field(
+        default=DeletionPolicy.DELETE, description="Delete removes the remote build; Orphan leaves it."
+    )
+    polling: Polling = Field(default_factory=Polling)
+
+
+def _exactly_one_provider_rule() -> list[dict[str, str]]:
+    present = ", ".join(f"has(self.{key})" for key in PROVIDER_KEYS)
+    same = " && ".join(f"has(self.{key}) == has(oldSelf.{key})" for key in PROVIDER_KEYS)
+    return [
+        {
+            "rule": f"[{present}].filter(x, x).size() == 1",
+            "message": f"exactly one provider block must be set: {', '.join(PROVIDER_KEYS)}",
+        },
+        {"rule": same, "message": "the provider block cannot be changed after creation"},
+    ]
+
+
+SPEC_VALIDATIONS = _exactly_one_provider_rule()
+
+
+class TwilioAutopilotBuildStatus(ApiModel):
+    sid: str | None = None
+    account_sid: str | None = None
+    unique_name: str | None = None
+    build_duration: int | None = None
+    error_code: int | None = None
+    date_created: str | None = None
+    date_updated: str | None = None
+    url: str | None = None
+
+
+class ModelBuildStatus(CommonStatus):
+    twilio_autopilot: TwilioAutopilotBuildStatus | None = None

@@ -1,0 +1,480 @@
+"""The generic lifecycle, written once for every kind and provider.
+
+pending marker → lookup or adopt → create → poll → status and conditions → Events → deletion by policy.
+Handlers call `reconcile` and `delete`; providers supply the upstream calls.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import kopf
+from pydantic import ValidationError
+
+from modelops_operator.api.common import (
+    ANNOTATION_CREATE_PENDING,
+    ANNOTATION_EXTERNAL_ID,
+    ANNOTATION_PAUSED,
+    DeletionPolicy,
+)
+from modelops_operator.api.crd import KindDefinition
+from modelops_operator.config import Settings
+from modelops_operator.core import status as st
+from modelops_operator.core.kube import KubeClient, SecretNotFound
+from modelops_operator.core.resource import ObjectMemory, ObjectView, format_time, memory_of
+from modelops_operator.metrics import Metrics
+from modelops_operator.providers.backoff import Backoff
+from modelops_operator.providers.base import (
+    Ambiguous,
+    Found,
+    NotFound,
+    Observation,
+    Provider,
+    RemoteState,
+    Request,
+    Undecidable,
+)
+from modelops_operator.providers.credentials import MissingCredentialKeys
+from modelops_operator.providers.errors import (
+    AuthenticationError,
+    PermanentUpstreamError,
+    TransientUpstreamError,
+)
+
+log = logging.getLogger(__name__)
+
+AnyProvider = Provider[Any, Any]
+
+
+class EventSink(Protocol):
+    def __call__(self, body: Mapping[str, Any], type: str, reason: str, message: str) -> None: ...
+
+
+def kopf_events(body: Mapping[str, Any], type: str, reason: str, message: str) -> None:
+    kopf.event(dict(body), type=type, reason=reason, message=message)  # type: ignore[arg-type]
+
+
+class InvalidSpec(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Selected:
+    provider: AnyProvider
+    spec: Any
+    common: Mapping[str, Any]
+
+
+class Lifecycle:
+    def __init__(
+        self,
+        kind: KindDefinition,
+        providers: list[AnyProvider],
+        kube: KubeClient,
+        settings: Settings,
+        metrics: Metrics,
+        events: EventSink = kopf_events,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC),
+    ) -> None:
+        self.kind = kind
+        self.providers = {provider.key: provider for provider in providers}
+        self.kube = kube
+        self.settings = settings
+        self.metrics = metrics
+        self.events = events
+        self.clock = clock
+        self.now = now
+        self.backoff = Backoff(
+            base=max(settings.backoff_base_seconds, 0.1) * 2,
+            cap=settings.backoff_max_seconds,
+            max_retry_after=settings.max_retry_after_seconds,
+        )
+
+    # ----------------------------------------------------------------------------------------------- reconcile
+
+    async def reconcile(self, body: Mapping[str, Any], memo: Any, *, trigger: str) -> None:
+        memory = memory_of(memo)
+        async with memory.lock:
+            view = ObjectView.of(body, self.kind.plural, memory)
+            if view.deleting:
+                return
+            if not self._due(view, memory, trigger):
+                return
+            memory.polls += 1
+            outcome = await self._pass(view, memory)
+            self._schedule(view, memory, outcome)
+            await self._write_status(view, memory, outcome)
+            self.metrics.reconciles.labels(self.kind.kind, "stalled" if outcome.stalled.status == "True" else "ok").inc()
+
+    def _due(self, view: ObjectView, memory: ObjectMemory, trigger: str) -> bool:
+        now = self.clock()
+        if now < memory.not_before:
+            return False  # honour Retry-After and backoff, whatever woke us
+        if trigger == "timer":
+            if now < memory.next_poll_at:
+                return False
+            stalled = st.condition(view.status, st.STALLED)
+            if (
+                stalled.get("status") == st.TRUE
+                and stalled.get("observedGeneration") == view.generation
+                and stalled.get("reason") in _FINAL_REASONS
+            ):
+                return False  # needs a person; a new generation or reconcile-requested-at retries
+        return True
+
+    def _schedule(self, view: ObjectView, memory: ObjectMemory, outcome: st.Outcome) -> None:
+        polling = view.spec.get("polling") or {}
+        terminal = outcome.phase in _TERMINAL_PHASES or (
+            outcome.phase is None and view.status.get("phase") in _TERMINAL_PHASES
+        )
+        if terminal:
+            interval = float(polling.get("driftIntervalSeconds") or self.settings.drift_interval_seconds)
+        else:
+            interval = float(polling.get("intervalSeconds") or self.settings.poll_interval_seconds)
+        memory.next_poll_at = self.clock() + interval
+
+    async def _pass(self, view: ObjectView, memory: ObjectMemory) -> st.Outcome:
+        if view.paused:
+            return st.paused(view.status, f"Paused by the {ANNOTATION_PAUSED} annotation: no remote calls.")
+        selected: Selected | None = None
+        try:
+            selected = self._select(view)
+            credentials = await self._credentials(view, selected)
+            request = self._request(view, memory, selected, credentials)
+            external_id = view.external_id(memory)
+            if not external_id:
+                return await self._create_once(view, memory, selected, request)
+            observation = await selected.provider.observe(request, external_id)
+            if observation is None:
+                return await self._remote_missing(view, memory, selected, request, external_id)
+            if not view.status.get("externalId") and view.annotations.get(ANNOTATION_EXTERNAL_ID):
+                self._event(view, "Normal", "Adopted", f"Adopted existing remote object {external_id}.")
+            if not observation.up_to_date:
+                observation = await selected.provider.update(request, observation)
+                self._event(view, "Normal", "Updated", f"Updated remote object {external_id} to match the spec.")
+            memory.failures = 0
+            return self._timed(view, memory, st.outcome_for(observation))
+        except InvalidSpec as error:
+            return st.stalled("InvalidSpec", str(error), phase=view.status.get("phase") or "Pending")
+        except SecretNotFound as error:
+            return self._retry_later(
+                memory,
+                st.stalled(
+                    "CredentialsMissing",
+                    f"{error}; create it and the resource continues by itself.",
+                    phase=view.status.get("phase") or "Pending",
+                    recheck=True,
+                ),
+            )
+        except MissingCredentialKeys as error:
+            name = (view.spec.get("credentialsSecretRef") or {}).get("name")
+            return self._retry_later(
+                memory,
+                st.stalled(
+                    "CredentialsInvalid",
+                    f"Secret '{name}': {error}",
+                    phase=view.status.get("phase") or "Pending",
+                    recheck=True,
+                ),
+            )
+        except AuthenticationError as error:
+            name = (view.spec.get("credentialsSecretRef") or {}).get("name")
+            return self._retry_later(
+                memory,
+                st.stalled(
+                    "CredentialsInvalid",
+                    f"The upstream rejected the credentials from Secret '{name}': {error}",
+                    phase=view.status.get("phase") or "Pending",
+                    recheck=True,
+                ),
+            )
+        except PermanentUpstreamError as error:
+            return st.stalled("UpstreamRejected", str(error), phase=view.status.get("phase") or "Pending")
+        except TransientUpstreamError as error:
+            return self._transient(view, memory, error)
+
+    def _retry_later(self, memory: ObjectMemory, outcome: st.Outcome) -> st.Outcome:
+        memory.failures += 1
+        memory.not_before = self.clock() + self.backoff.delay(memory.failures)
+        return outcome
+
+    def _transient(self, view: ObjectView, memory: ObjectMemory, error: TransientUpstreamError) -> st.Outcome:
+        memory.failures += 1
+        delay = self.backoff.delay(memory.failures, error.retry_after)
+        memory.not_before = self.clock() + delay
+        message = f"Upstream temporarily unavailable, retrying in {delay:.0f}s: {error}"
+        if memory.last_warning != str(error):
+            memory.last_warning = str(error)
+            self._event(view, "Warning", "UpstreamUnavailable", message)
+        ready = st.condition(view.status, st.READY)
+        if ready.get("status") == st.TRUE:
+            # A finished object stays Ready while a drift check cannot reach the upstream.
+            return st.Outcome(
+                phase=None,
+                ready=st.Cond(st.TRUE, ready.get("reason", "Succeeded"), ready.get("message", "")),
+                reconciling=st.Cond(st.FALSE, "Retrying", message),
+                stalled=st.NOT_STALLED,
+                message=message,
+            )
+        return st.progressing("Retrying", message, phase=view.status.get("phase") or "Pending")
+
+    def _timed(self, view: ObjectView, memory: ObjectMemory, outcome: st.Outcome) -> st.Outcome:
+        """A non-terminal remote object that outlived its timeout or attempts is Stalled (reason Timeout)."""
+        if outcome.phase != "Running":
+            return outcome
+        polling = view.spec.get("polling") or {}
+        limit = float(polling.get("timeoutSeconds") or self.settings.timeout_seconds)
+        started = view.pending_since(memory) or view.created_at
+        max_attempts = polling.get("maxAttempts")
+        elapsed = (self.now() - started).total_seconds() if started else 0.0
+        if elapsed > limit or (max_attempts and memory.polls > int(max_attempts)):
+            why = f"{elapsed:.0f}s elapsed (limit {limit:.0f}s)" if elapsed > limit else f"{memory.polls} polls"
+            message = f"Remote object {outcome.external_id} is still {outcome.remote_status} after {why}."
+            timed_out = st.stalled("Timeout", message, phase="Running")
+            return st.Outcome(
+                phase=timed_out.phase,
+                ready=timed_out.ready,
+                reconciling=timed_out.reconciling,
+                stalled=timed_out.stalled,
+                message=message,
+                remote_status=outcome.remote_status,
+                external_id=outcome.external_id,
+                status_block=outcome.status_block,
+                from_observation=True,
+            )
+        return outcome
+
+    # ------------------------------------------------------------------------------------------------- create
+
+    async def _create_once(
+        self, view: ObjectView, memory: ObjectMemory, selected: Selected, request: Request[Any, Any]
+    ) -> st.Outcome:
+        provider = selected.provider
+        pending = view.pending_since(memory)
+        if pending is None:
+            # The marker is stored before the POST: after a crash, its presence says "look before creating".
+            pending = self.now()
+            await self.kube.merge_patch(
+                view.path, {"metadata": {"annotations": {ANNOTATION_CREATE_PENDING: format_time(pending)}}}
+            )
+            memory.pending_since = pending
+            request = _with_pending(request, pending)
+            found = await provider.find(request) if provider.find_without_marker else NotFound()
+        else:
+            found = await provider.find(request)
+        if isinstance(found, Found):
+            observation = found.observation
+            await self._remember_external_id(view, memory, observation)
+            self._event(
+                view,
+                "Normal",
+                "Recovered",
+                f"Found remote object {observation.external_id} created by an earlier attempt; not creating another.",
+            )
+            return self._timed(view, memory, st.outcome_for(observation))
+        if isinstance(found, Ambiguous):
+            listed = ", ".join(found.candidates)
+            return st.stalled(
+                "AmbiguousRemote",
+                f"Several remote objects could be the one this resource created: {listed}. Set the "
+                f"{ANNOTATION_EXTERNAL_ID} annotation to the right one (and delete the others upstream).",
+                phase="Pending",
+            )
+        if isinstance(found, Undecidable):
+            return st.stalled("CreateUnconfirmed", found.message, phase="Pending")
+        observation = await provider.create(request)
+        self.metrics.remote_creates.labels(self.kind.kind, provider.key).inc()
+        await self._remember_external_id(view, memory, observation)
+        self._event(view, "Normal", "Created", f"Created remote object {observation.external_id}.")
+        return self._timed(view, memory, st.outcome_for(observation))
+
+    async def _remember_external_id(self, view: ObjectView, memory: ObjectMemory, observation: Observation) -> None:
+        """Store the remote id right after create, before anything else can fail."""
+        memory.external_id = observation.external_id
+        await self.kube.merge_patch(
+            view.path, {"metadata": {"annotations": {ANNOTATION_EXTERNAL_ID: observation.external_id}}}
+        )
+        patch: dict[str, Any] = {"externalId": observation.external_id}
+        key = self._provider_key(view)
+        if key is not None:
+            patch[key] = self.providers[key].creation_saved(observation)
+        await self._patch_status(view, memory, patch)
+
+    async def _remote_missing(
+        self,
+        view: ObjectView,
+        memory: ObjectMemory,
+        selected: Selected,
+        request: Request[Any, Any],
+        external_id: str,
+    ) -> st.Outcome:
+        if not view.status.get("externalId") and view.annotations.get(ANNOTATION_EXTERNAL_ID):
+            return st.stalled(
+                "AdoptionFailed",
+                f"The {ANNOTATION_EXTERNAL_ID} annotation names {external_id}, which does not exist upstream.",
+                phase="Pending",
+            )
+        if not selected.provider.recreate_when_deleted_remotely:
+            return st.stalled("RemoteDeleted", f"Remote object {external_id} was deleted outside the operator.")
+        self._event(
+            view,
+            "Warning",
+            "RemoteDeleted",
+            f"Remote object {external_id} was deleted outside the operator; creating it again.",
+        )
+        memory.external_id = None
+        memory.pending_since = None
+        await self.kube.merge_patch(
+            view.path,
+            {"metadata": {"annotations": {ANNOTATION_EXTERNAL_ID: None, ANNOTATION_CREATE_PENDING: None}}},
+        )
+        await self._patch_status(view, memory, {"externalId": None})
+        fresh = dataclasses.replace(
+            view,
+            annotations={
+                k: v for k, v in view.annotations.items() if k not in (ANNOTATION_EXTERNAL_ID, ANNOTATION_CREATE_PENDING)
+            },
+            status=dict(memory.status or {}),
+        )
+        return await self._create_once(fresh, memory, selected, _with_pending(request, None))
+
+    # ------------------------------------------------------------------------------------------------- delete
+
+    async def delete(self, body: Mapping[str, Any], memo: Any) -> None:
+        """Called by kopf's deletion handler; returning releases the finalizer, raising retries later."""
+        memory = memory_of(memo)
+        async with memory.lock:
+            view = ObjectView.of(body, self.kind.plural, memory)
+            policy = view.spec.get("deletionPolicy") or DeletionPolicy.DELETE.value
+            external_id = view.external_id(memory)
+            if policy == DeletionPolicy.ORPHAN.value:
+                self._event(view, "Normal", "Orphaned", f"Left remote object {external_id or '(none)'} in place.")
+                return
+            try:
+                selected = self._select(view)
+            except InvalidSpec:
+                return  # nothing was ever created from an invalid spec
+            if not external_id and view.pending_since(memory) is None:
+                return  # never created
+            if not memory.deleting_announced:
+                memory.deleting_announced = True
+                await self._write_status(
+                    view, memory, st.progressing("Deleting", "Deleting the remote object.", phase="Deleting")
+                )
+            try:
+                credentials = await self._credentials(view, selected)
+                request = self._request(view, memory, selected, credentials)
+                if not external_id:
+                    found = await selected.provider.find(request)
+                    if not isinstance(found, Found):
+                        return
+                    external_id = found.observation.external_id
+                gone = await selected.provider.delete(request, external_id)
+            except (SecretNotFound, MissingCredentialKeys, PermanentUpstreamError) as error:
+                message = (
+                    f"Cannot delete remote object {external_id}: {error}. Fix it, or set "
+                    "spec.deletionPolicy: Orphan to let the resource go."
+                )
+                self._warn_once(view, memory, "DeleteFailed", message)
+                raise kopf.TemporaryError(message, delay=self.settings.drift_interval_seconds) from None
+            except TransientUpstreamError as error:
+                memory.failures += 1
+                delay = self.backoff.delay(memory.failures, error.retry_after)
+                self._warn_once(view, memory, "UpstreamUnavailable", f"Deleting {external_id}: {error}")
+                raise kopf.TemporaryError(str(error), delay=delay) from None
+            if not gone:
+                polling = view.spec.get("polling") or {}
+                delay = float(polling.get("intervalSeconds") or self.settings.poll_interval_seconds)
+                raise kopf.TemporaryError(f"waiting for the upstream to confirm {external_id} is gone", delay=delay)
+            self._event(view, "Normal", "Deleted", f"Deleted remote object {external_id}.")
+
+    # ------------------------------------------------------------------------------------------------ helpers
+
+    def _select(self, view: ObjectView) -> Selected:
+        present = [key for key in self.providers if view.spec.get(key) is not None]
+        if len(present) != 1:
+            raise InvalidSpec(f"exactly one provider block must be set: {', '.join(self.providers)}")
+        provider = self.providers[present[0]]
+        try:
+            spec = provider.spec_model.model_validate(view.spec[present[0]])
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}" for item in error.errors()
+            )
+            raise InvalidSpec(f"spec.{present[0]} is invalid: {problems}") from None
+        return Selected(provider=provider, spec=spec, common=view.spec)
+
+    def _provider_key(self, view: ObjectView) -> str | None:
+        present = [key for key in self.providers if view.spec.get(key) is not None]
+        return present[0] if len(present) == 1 else None
+
+    async def _credentials(self, view: ObjectView, selected: Selected) -> Any:
+        name = (view.spec.get("credentialsSecretRef") or {}).get("name")
+        if not name:
+            raise InvalidSpec("spec.credentialsSecretRef.name is required")
+        data = await self.kube.read_secret(view.namespace, name)
+        return selected.provider.credentials(data)
+
+    def _request(
+        self, view: ObjectView, memory: ObjectMemory, selected: Selected, credentials: Any
+    ) -> Request[Any, Any]:
+        return Request(
+            resource=view.ref,
+            spec=selected.spec,
+            credentials=credentials,
+            pending_since=view.pending_since(memory),
+            saved=dict(view.status.get(selected.provider.key) or {}),
+        )
+
+    async def _patch_status(self, view: ObjectView, memory: ObjectMemory, patch: dict[str, Any]) -> None:
+        result = await self.kube.merge_patch(view.path, {"status": patch}, subresource="status")
+        memory.status = dict(result.get("status") or {})
+
+    async def _write_status(self, view: ObjectView, memory: ObjectMemory, outcome: st.Outcome) -> None:
+        current = dict(memory.status if memory.status is not None else view.status)
+        patch = st.status_patch(
+            current, outcome, generation=view.generation, provider_key=self._provider_key(view), now=self.now()
+        )
+        if patch is None:
+            return
+        await self._patch_status(view, memory, patch)
+        new = dict(memory.status or {})
+        for event in st.transition_events(current, new):
+            self._event(view, event.type, event.reason, event.message)
+        if new.get("phase") != current.get("phase") and new.get("phase"):
+            log.info("%s %s/%s: phase %s → %s", self.kind.kind, view.namespace, view.name,
+                     current.get("phase"), new.get("phase"))
+
+    def _event(self, view: ObjectView, type: str, reason: str, message: str) -> None:
+        self.events(view.body, type, reason, message)
+
+    def _warn_once(self, view: ObjectView, memory: ObjectMemory, reason: str, message: str) -> None:
+        if memory.last_warning != message:
+            memory.last_warning = message
+            self._event(view, "Warning", reason, message)
+
+
+_TERMINAL_PHASES = {"Succeeded", "Failed", "Canceled"}
+# Stalled reasons that only a person can fix (a new generation or reconcile-requested-at retries).
+_FINAL_REASONS = {"RemoteFailed", "RemoteCanceled", "Timeout", "UpstreamRejected", "InvalidSpec",
+                  "AmbiguousRemote", "CreateUnconfirmed", "AdoptionFailed", "RemoteDeleted"}
+
+
+def _with_pending(request: Request[Any, Any], pending: datetime.datetime | None) -> Request[Any, Any]:
+    return Request(
+        resource=request.resource,
+        spec=request.spec,
+        credentials=request.credentials,
+        pending_since=pending,
+        saved=request.saved,
+    )
+
+
+__all__ = ["Lifecycle", "RemoteState"]

@@ -1,0 +1,126 @@
+"""Upstream error types and their classification.
+
+Every client raises only these, so the generic lifecycle can decide what to do without knowing the upstream:
+transient errors are retried later, permanent ones need a person (Stalled), NotFound is its own case because
+"already gone" is success for deletion and "deleted remotely" is drift for a live object.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(eq=False)
+class UpstreamError(Exception):
+    """An upstream call failed. `message` is safe to show (never carries credentials)."""
+
+    upstream: str
+    message: str
+    status: int | None = None
+    code: str | None = None
+    retry_after: float | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        parts = [f"{self.upstream}:"]
+        if self.status is not None:
+            parts.append(f"HTTP {self.status}")
+        if self.code:
+            parts.append(f"(code {self.code})")
+        parts.append(self.message)
+        return " ".join(parts)
+
+
+class TransientUpstreamError(UpstreamError):
+    """429, 5xx, timeouts, connection errors: retried with backoff."""
+
+
+class PermanentUpstreamError(UpstreamError):
+    """Other 4xx: retrying the same request cannot help."""
+
+
+class AuthenticationError(PermanentUpstreamError):
+    """401/403: the credentials are wrong or lack permission."""
+
+
+class NotFoundError(PermanentUpstreamError):
+    """404: the remote object does not exist (or no longer does)."""
+
+
+class MalformedResponseError(TransientUpstreamError):
+    """A 2xx answer whose body does not parse: treated as transient (proxies and crashes do this)."""
+
+
+TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class ParsedError:
+    message: str
+    code: str | None
+
+
+def parse_error_body(body: bytes, content_type: str | None) -> ParsedError:
+    """Extract a readable message and code from an error body, tolerating JSON of several shapes or text.
+
+    Shapes seen upstream: Twilio `{code, message, more_info, status}`, RFC 9457 `{type, title, detail, status}`,
+    Models API `{code, message}`, FastAPI `{detail: [{loc, msg, type}]}`, and text/plain from crashes.
+    """
+    text = body.decode("utf-8", errors="replace").strip()
+    data: Any = None
+    if text and (content_type is None or "json" in content_type or text[:1] in "{["):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+    if isinstance(data, dict):
+        code = data.get("code")
+        code_text = None if code is None else str(code)
+        detail = data.get("detail")
+        if isinstance(detail, list):
+            return ParsedError(_format_validation_detail(detail), code_text)
+        for key in ("message", "detail", "title", "error_description", "error"):
+            value = data.get(key)
+            if isinstance(value, str) and value:
+                return ParsedError(value, code_text)
+        return ParsedError(_truncate(text), code_text)
+    return ParsedError(_truncate(text) if text else "(empty response body)", None)
+
+
+def _format_validation_detail(items: list[Any]) -> str:
+    messages = []
+    for item in items:
+        if isinstance(item, dict):
+            loc = ".".join(str(part) for part in item.get("loc", []) if part != "body")
+            msg = item.get("msg", "invalid")
+            messages.append(f"{loc}: {msg}" if loc else str(msg))
+        else:
+            messages.append(str(item))
+    return "; ".join(messages) or "validation failed"
+
+
+def _truncate(text: str, limit: int = 300) -> str:
+    single_line = " ".join(text.split())
+    return single_line if len(single_line) <= limit else single_line[: limit - 1] + "…"
+
+
+def classify_status(
+    upstream: str,
+    status: int,
+    body: bytes,
+    content_type: str | None,
+    retry_after: float | None,
+) -> UpstreamError:
+    parsed = parse_error_body(body, content_type)
+    kwargs: dict[str, Any] = dict(
+        upstream=upstream, message=parsed.message, status=status, code=parsed.code, retry_after=retry_after
+    )
+    if status in TRANSIENT_STATUSES or status >= 500:
+        return TransientUpstreamError(**kwargs)
+    if status in (401, 403):
+        return AuthenticationError(**kwargs)
+    if status == 404:
+        return NotFoundError(**kwargs)
+    return PermanentUpstreamError(**kwargs)

@@ -1,0 +1,121 @@
+"""Async client for Twilio Autopilot v1 ModelBuilds (UPSTREAMS.md §1). No Kubernetes knowledge here."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+from pydantic import BaseModel, ConfigDict
+
+from modelops_operator.providers.errors import MalformedResponseError, UpstreamError
+from modelops_operator.providers.http import UpstreamHTTP, parse_json
+
+UPSTREAM = "twilio-autopilot"
+TERMINAL_STATUSES = frozenset({"completed", "failed", "canceled"})
+
+
+class ModelBuild(BaseModel):
+    """The wire representation; every field is nullable upstream."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    sid: str | None = None
+    account_sid: str | None = None
+    assistant_sid: str | None = None
+    status: str | None = None
+    unique_name: str | None = None
+    build_duration: int | None = None
+    error_code: int | None = None
+    date_created: str | None = None
+    date_updated: str | None = None
+    url: str | None = None
+
+
+class TwilioAutopilotClient:
+    def __init__(self, http: UpstreamHTTP) -> None:
+        self._http = http
+
+    def _builds(self, assistant_sid: str) -> str:
+        return f"/v1/Assistants/{quote(assistant_sid, safe='')}/ModelBuilds"
+
+    async def create(
+        self,
+        auth: httpx.Auth,
+        assistant_sid: str,
+        *,
+        unique_name: str | None,
+        status_callback: str | None,
+    ) -> ModelBuild:
+        form = {"UniqueName": unique_name, "StatusCallback": status_callback}
+        response = await self._http.request(
+            "POST",
+            self._builds(assistant_sid),
+            auth=auth,
+            data={key: value for key, value in form.items() if value},
+            idempotent=False,  # every POST starts a new training build
+            ok=(201, 200),
+        )
+        return self._build(response)
+
+    async def fetch(self, auth: httpx.Auth, assistant_sid: str, sid_or_unique_name: str) -> ModelBuild:
+        """Fetch by sid, or by unique name (the upstream's documented alternative addressing)."""
+        response = await self._http.request(
+            "GET",
+            f"{self._builds(assistant_sid)}/{quote(sid_or_unique_name, safe='')}",
+            auth=auth,
+            idempotent=True,
+        )
+        return self._build(response)
+
+    async def update(self, auth: httpx.Auth, assistant_sid: str, sid: str, *, unique_name: str) -> ModelBuild:
+        response = await self._http.request(
+            "POST",
+            f"{self._builds(assistant_sid)}/{quote(sid, safe='')}",
+            auth=auth,
+            data={"UniqueName": unique_name},
+            idempotent=True,  # setting the same name twice is harmless
+        )
+        return self._build(response)
+
+    async def delete(self, auth: httpx.Auth, assistant_sid: str, sid: str) -> None:
+        await self._http.request(
+            "DELETE",
+            f"{self._builds(assistant_sid)}/{quote(sid, safe='')}",
+            auth=auth,
+            idempotent=True,
+            ok=(204, 200),
+        )
+
+    async def list(self, auth: httpx.Auth, assistant_sid: str, *, page_size: int = 50) -> AsyncIterator[ModelBuild]:
+        """Every build of the assistant, following `meta.next_page_url` verbatim (same origin only)."""
+        next_url: str | None = f"{self._builds(assistant_sid)}?PageSize={page_size}"
+        while next_url:
+            response = await self._http.request("GET", next_url, auth=auth, idempotent=True)
+            page = parse_json(UPSTREAM, response)
+            if not isinstance(page, dict):
+                raise _malformed("list page is not an object")
+            meta = page.get("meta") or {}
+            key = meta.get("key") or "model_builds"
+            for item in page.get(key) or []:
+                yield ModelBuild.model_validate(item)
+            next_url = meta.get("next_page_url")
+            if next_url:
+                self._check_same_origin(next_url)
+
+    def _check_same_origin(self, url: str) -> None:
+        # Credentials go with every page request: never follow a link to another host.
+        base, target = urlsplit(self._http.base_url), urlsplit(url)
+        if (target.scheme, target.netloc) != (base.scheme, base.netloc):
+            raise _malformed(f"next_page_url points to another origin ({target.scheme}://{target.netloc})")
+
+    def _build(self, response: httpx.Response) -> ModelBuild:
+        body: Any = parse_json(UPSTREAM, response)
+        if not isinstance(body, dict):
+            raise _malformed("model build is not an object")
+        return ModelBuild.model_validate(body)
+
+
+def _malformed(message: str) -> UpstreamError:
+    return MalformedResponseError(upstream=UPSTREAM, message=message, code="malformed")

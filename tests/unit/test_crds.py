@@ -1,0 +1,108 @@
+"""The CRDs are generated from the models, checked in, and enforce what the API promises."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from modelops_operator.api.crd import dump_crd, render_crd
+from modelops_operator.api.kinds import ALL_KINDS, MODELBUILD
+from tests.support.crd_validation import cel_errors, schema_errors
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("definition", ALL_KINDS, ids=lambda d: d.kind)
+def test_checked_in_crd_matches_the_models(definition: Any) -> None:
+    path = ROOT / "deploy" / "crds" / f"{definition.plural}.yaml"
+    assert path.read_text() == dump_crd(definition), f"{path} is stale: run `make crds`"
+
+
+def _structural_problems(schema: dict[str, Any], path: str = "") -> list[str]:
+    problems = []
+    if "type" not in schema and not schema.get("x-kubernetes-preserve-unknown-fields") and not schema.get(
+        "x-kubernetes-int-or-string"
+    ):
+        problems.append(f"{path or '<root>'} has no type")
+    for key in ("$ref", "anyOf", "oneOf", "allOf", "title"):
+        if key in schema and key != "title":
+            problems.append(f"{path} uses {key}")
+    for name, child in (schema.get("properties") or {}).items():
+        problems += _structural_problems(child, f"{path}.{name}")
+    if isinstance(schema.get("items"), dict):
+        problems += _structural_problems(schema["items"], f"{path}[]")
+    return problems
+
+
+@pytest.mark.parametrize("definition", ALL_KINDS, ids=lambda d: d.kind)
+def test_schema_is_structural(definition: Any) -> None:
+    crd = render_crd(definition)
+    version = crd["spec"]["versions"][0]
+    assert _structural_problems(version["schema"]["openAPIV3Schema"]) == []
+    assert version["subresources"] == {"status": {}}
+    assert crd["spec"]["names"]["categories"] == ["modelops"]
+
+
+def test_modelbuild_names_and_columns() -> None:
+    crd = yaml.safe_load((ROOT / "deploy/crds/modelbuilds.yaml").read_text())
+    assert crd["spec"]["names"]["shortNames"] == ["mb"]
+    columns = [c["name"] for c in crd["spec"]["versions"][0]["additionalPrinterColumns"] if not c.get("priority")]
+    assert columns == ["Ready", "Phase", "Remote-ID", "Age"]
+
+
+def _mb(**twilio: Any) -> dict[str, Any]:
+    block = {"assistantSid": "UA" + "a" * 32, **twilio}
+    return {
+        "apiVersion": "modelops.dev/v1alpha1",
+        "kind": "ModelBuild",
+        "metadata": {"name": "x"},
+        "spec": {"twilioAutopilot": block, "credentialsSecretRef": {"name": "twilio"}},
+    }
+
+
+CRD = render_crd(MODELBUILD)
+
+
+def test_valid_modelbuild_passes_schema_and_rules() -> None:
+    obj = _mb(uniqueName="n", statusCallback="https://example.com/cb")
+    assert schema_errors(CRD, obj) == []
+    assert cel_errors(CRD, obj) == []
+
+
+def test_schema_rejects_bad_assistant_sid_and_long_unique_name() -> None:
+    errors = schema_errors(CRD, _mb(assistantSid="nope", uniqueName="x" * 65))
+    assert any("assistantSid" in e for e in errors)
+    assert any("uniqueName" in e for e in errors)
+
+
+def test_exactly_one_provider_block() -> None:
+    none = _mb()
+    del none["spec"]["twilioAutopilot"]
+    assert any("exactly one provider block" in e for e in cel_errors(CRD, none))
+
+
+def test_assistant_sid_is_immutable() -> None:
+    old = _mb()
+    new = copy.deepcopy(old)
+    new["spec"]["twilioAutopilot"]["assistantSid"] = "UA" + "b" * 32
+    assert "spec.twilioAutopilot.assistantSid: assistantSid is immutable" in cel_errors(CRD, new, old)
+
+
+@pytest.mark.parametrize(
+    ("old_cb", "new_cb"),
+    [(None, "https://a/cb"), ("https://a/cb", None), ("https://a/cb", "https://b/cb")],
+)
+def test_status_callback_is_immutable(old_cb: str | None, new_cb: str | None) -> None:
+    old = _mb(**({"statusCallback": old_cb} if old_cb else {}))
+    new = _mb(**({"statusCallback": new_cb} if new_cb else {}))
+    assert "spec.twilioAutopilot: statusCallback is immutable" in cel_errors(CRD, new, old)
+
+
+def test_unique_name_may_change() -> None:
+    old = _mb(uniqueName="a")
+    new = _mb(uniqueName="b")
+    assert cel_errors(CRD, new, old) == []
