@@ -178,10 +178,15 @@ def status_patch(
         wanted["remoteStatus"] = outcome.remote_status
     if outcome.external_id is not None:
         wanted["externalId"] = outcome.external_id
-    if outcome.status_block is not None and provider_key:
-        wanted[provider_key] = outcome.status_block
     wanted.update(outcome.extra)
     patch = {key: value for key, value in wanted.items() if current.get(key) != value}
+    if outcome.status_block is not None and provider_key:
+        # Stored objects drop null fields (merge-patch semantics), so compare without them and send
+        # explicit nulls only for fields that disappeared.
+        block = {k: v for k, v in outcome.status_block.items() if v is not None}
+        old_block = current.get(provider_key) or {}
+        if old_block != block:
+            patch[provider_key] = {**{k: None for k in old_block if k not in block}, **block}
     if not patch:
         return None
     if outcome.from_observation:

@@ -1,0 +1,155 @@
+"""`modelops-operator sandbox`: the local stack, the examples, and a live table of their phases."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+
+from modelops_operator.api.common import GROUP, VERSION
+from modelops_operator.api.kinds import ALL_KINDS
+from modelops_operator.sandbox.stack import Stack, local_stack
+
+EXPECT_ANNOTATION = "modelops.dev/sandbox-expect"
+TERMINAL = {"Succeeded", "Failed", "Canceled", "Ready"}
+KIND_ORDER = {"Namespace": 0, "Secret": 1}
+
+
+@dataclass(frozen=True)
+class Row:
+    kind: str
+    name: str
+    phase: str
+    ready: str
+    remote_id: str
+    expected: str
+    message: str
+
+    @property
+    def terminal(self) -> bool:
+        return self.phase in TERMINAL
+
+    @property
+    def as_expected(self) -> bool:
+        return not self.expected or self.phase == self.expected
+
+
+def load_examples(directory: Path) -> list[dict[str, Any]]:
+    manifests: list[dict[str, Any]] = []
+    for path in sorted(directory.glob("*.yaml")):
+        manifests += [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+    # Secrets before the resources that use them, as `kubectl apply -f examples/` would not guarantee.
+    return sorted(manifests, key=lambda m: KIND_ORDER.get(m.get("kind", ""), 9))
+
+
+def snapshot(stack: Stack) -> list[Row]:
+    rows = []
+    for definition in ALL_KINDS:
+        for obj in stack.cluster.objects(GROUP, VERSION, definition.plural, stack.namespace):
+            status = obj.get("status") or {}
+            ready = next((c.get("status", "") for c in status.get("conditions") or [] if c.get("type") == "Ready"), "")
+            meta = obj.get("metadata") or {}
+            rows.append(
+                Row(
+                    kind=definition.kind,
+                    name=meta.get("name", ""),
+                    phase=status.get("phase") or "-",
+                    ready=ready or "-",
+                    remote_id=status.get("externalId") or "-",
+                    expected=(meta.get("annotations") or {}).get(EXPECT_ANNOTATION, ""),
+                    message=status.get("message") or "",
+                )
+            )
+    return sorted(rows, key=lambda r: (r.kind, r.name))
+
+
+def render(rows: list[Row], elapsed: float) -> str:
+    header = ("KIND", "NAME", "PHASE", "READY", "REMOTE-ID", "EXPECTED", "MESSAGE")
+    table = [header] + [
+        (r.kind, r.name, r.phase, r.ready, r.remote_id, r.expected or "-", r.message[:70]) for r in rows
+    ]
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)).rstrip() for line in table]
+    return f"[{elapsed:5.1f}s]\n" + "\n".join(lines)
+
+
+async def run_sandbox(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    examples = Path(args.examples) if args.examples else Path.cwd() / "examples"
+    if not examples.is_dir():
+        print(f"no examples directory at {examples} (run from the repository root or pass --examples)", file=out)
+        return 2
+    manifests = load_examples(examples)
+    log_path = Path(args.kubeconfig).parent / "operator.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    _log_to(log_path)
+    async with local_stack(cluster_port=args.port, stage_seconds=2.0) as stack:
+        # The sandbox's scripted world: builds whose unique name says "broken" fail with error 23001.
+        stack.autopilot.script("broken", outcome="failed", error_code=23001)
+        kubeconfig = stack.cluster.write_kubeconfig(args.kubeconfig)
+        print(f"emulated Kubernetes API: {stack.cluster.url}", file=out)
+        print(f"fake Twilio Autopilot:   {stack.autopilot.url}", file=out)
+        print(f"kubeconfig: {kubeconfig}  (try: KUBECONFIG={kubeconfig} kubectl get modelops -o wide)", file=out)
+        print(f"operator log: {log_path}", file=out)
+        async with stack.operator():
+            for manifest in manifests:
+                await stack.cluster.apply(manifest)
+            print(f"applied {len(manifests)} example manifests from {examples}", file=out)
+            return await _watch(stack, args, out)
+
+
+async def _watch(stack: Stack, args: argparse.Namespace, out: TextIO) -> int:
+    started = time.monotonic()
+    last = ""
+    live = out.isatty() and not args.once
+    while True:
+        rows = snapshot(stack)
+        elapsed = time.monotonic() - started
+        table = render(rows, elapsed)
+        body = table.split("\n", 1)[1]
+        if live:
+            out.write("\x1b[2J\x1b[H" + table + "\n(Ctrl-C to stop)\n")
+            out.flush()
+        elif body != last:
+            print(table, file=out, flush=True)
+        last = body
+        if args.once:
+            if rows and all(r.terminal for r in rows):
+                return _verdict(rows, out)
+            if elapsed > args.timeout:
+                print(f"timeout after {args.timeout:.0f}s: not every example reached a terminal phase", file=out)
+                _verdict(rows, out)
+                return 1
+        await asyncio.sleep(1.0)
+
+
+def _verdict(rows: list[Row], out: TextIO) -> int:
+    wrong = [r for r in rows if not r.as_expected]
+    for row in wrong:
+        print(f"UNEXPECTED: {row.kind}/{row.name} is {row.phase}, expected {row.expected}", file=out)
+    if not wrong:
+        print(f"all {len(rows)} examples reached their expected phase", file=out)
+    return 1 if wrong else 0
+
+
+def _log_to(path: Path) -> None:
+    handler = logging.FileHandler(path, mode="w")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(run_sandbox(args))
+    except KeyboardInterrupt:
+        return 130

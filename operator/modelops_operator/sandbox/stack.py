@@ -1,0 +1,127 @@
+"""The whole local stack in one process: emulated cluster, fake upstreams, the real operator.
+
+Used by `modelops-operator sandbox` and by the integration tests, so both exercise exactly the same wiring.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import kopf
+
+from modelops_operator.api.crd import render_crd
+from modelops_operator.api.kinds import ALL_KINDS
+from modelops_operator.config import Settings
+from modelops_operator.runtime import run_operator
+from modelops_operator.sandbox.cluster import EmulatedCluster
+from modelops_operator.sandbox.fakes import TwilioAutopilotFake
+
+SANDBOX_ACCOUNT_SID = "AC00000000000000000000000000000000"
+SANDBOX_AUTH_TOKEN = "sandbox-auth-token"
+
+
+@dataclass
+class OperatorHandle:
+    """A running operator. `stop()` shuts it down gracefully; `kill()` cancels it mid-flight (a crash)."""
+
+    task: asyncio.Task[None]
+    stop_flag: asyncio.Event
+    ready_flag: asyncio.Event
+
+    async def stop(self, timeout: float = 15.0) -> None:  # noqa: ASYNC109
+        self.stop_flag.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self.task), timeout)
+        except TimeoutError:
+            await self.kill()
+
+    async def kill(self) -> None:
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self.task
+
+
+@dataclass
+class Stack:
+    cluster: EmulatedCluster
+    autopilot: TwilioAutopilotFake
+    namespace: str = "default"
+    settings_overrides: dict[str, Any] = field(default_factory=dict)
+
+    def settings(self, **overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "twilio_autopilot_url": self.autopilot.url,
+            "poll_interval_seconds": 1.0,
+            "drift_interval_seconds": 5.0,
+            "metrics_port": 0,
+            "health_port": 0,
+        }
+        values.update(self.settings_overrides)
+        values.update(overrides)
+        return Settings.model_validate(values)
+
+    @contextlib.asynccontextmanager
+    async def operator(self, **overrides: Any) -> AsyncIterator[OperatorHandle]:
+        handle = await self.start_operator(**overrides)
+        try:
+            yield handle
+        finally:
+            if not handle.task.done():
+                await handle.stop()
+
+    async def start_operator(self, **overrides: Any) -> OperatorHandle:
+        stop_flag, ready_flag = asyncio.Event(), asyncio.Event()
+        task = asyncio.create_task(
+            run_operator(
+                self.settings(**overrides),
+                namespaces=[self.namespace],
+                connection=kopf.ConnectionInfo(server=self.cluster.url, insecure=True, default_namespace=self.namespace),
+                stop_flag=stop_flag,
+                ready_flag=ready_flag,
+                standalone=True,
+                metrics_host="127.0.0.1",
+            ),
+            name="modelops-operator",
+        )
+        handle = OperatorHandle(task=task, stop_flag=stop_flag, ready_flag=ready_flag)
+        ready = asyncio.create_task(ready_flag.wait())
+        done, _ = await asyncio.wait({ready, task}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            ready.cancel()
+            task.result()  # raises the operator's startup error
+            raise RuntimeError("the operator exited during startup")
+        if ready not in done:
+            await handle.kill()
+            raise RuntimeError("the operator did not become ready within 30s")
+        return handle
+
+
+async def install_crds(cluster: EmulatedCluster) -> None:
+    for definition in ALL_KINDS:
+        await cluster.apply(render_crd(definition))
+
+
+@contextlib.asynccontextmanager
+async def local_stack(
+    *,
+    cluster_port: int = 0,
+    namespace: str = "default",
+    stage_seconds: float = 1.0,
+    request_log_limit: int = 1000,
+    **settings_overrides: Any,
+) -> AsyncIterator[Stack]:
+    """Start the emulated cluster (with the CRDs) and the fake upstreams, with the sandbox account."""
+    async with EmulatedCluster(port=cluster_port, request_log_limit=request_log_limit) as cluster:
+        await install_crds(cluster)
+        if namespace != "default":
+            await cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+        autopilot = TwilioAutopilotFake(stage_seconds=stage_seconds)
+        autopilot.add_account(SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN)
+        async with autopilot:
+            yield Stack(
+                cluster=cluster, autopilot=autopilot, namespace=namespace, settings_overrides=settings_overrides
+            )
