@@ -56,7 +56,9 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="modelops-operator", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="run the operator against the cluster in KUBECONFIG or in-cluster config")
+    run = sub.add_parser(
+        "run", help="run the operator against the cluster in KUBECONFIG or in-cluster config"
+    )
     scope = run.add_mutually_exclusive_group()
     scope.add_argument("--namespace", "-n", action="append", help="watch this namespace (repeatable)")
     scope.add_argument("--all-namespaces", "-A", action="store_true", help="watch every namespace (default)")
@@ -71,8 +73,12 @@ def parser() -> argparse.ArgumentParser:
 
     sandbox = sub.add_parser("sandbox", help="emulated cluster + fake upstreams + operator + examples")
     sandbox.add_argument("--once", action="store_true", help="exit when every example is terminal")
-    sandbox.add_argument("--timeout", type=float, default=120.0, help="with --once: give up after this many seconds")
-    sandbox.add_argument("--port", type=int, default=0, help="port of the emulated Kubernetes API (default: any)")
+    sandbox.add_argument(
+        "--timeout", type=float, default=120.0, help="with --once: give up after this many seconds"
+    )
+    sandbox.add_argument(
+        "--port", type=int, default=0, help="port of the emulated Kubernetes API (default: any)"
+    )
     sandbox.add_argument("--examples", default=None, help="directory of example manifests (default: bundled)")
     sandbox.add_argument("--kubeconfig", default=".sandbox/kubeconfig", help="where to write the kubeconfig")
     sandbox.set_defaults(func=_sandbox)

@@ -20,8 +20,12 @@ class Settings(BaseModel):
     twilio_assistants_url: str = Field(
         default="https://assistants.twilio.com", description="Root URL of Twilio Assistants (no /v1)."
     )
-    models_api_url: str | None = Field(default=None, description="Root URL of the Models API (no /v1); no default.")
-    datarobot_url: str = Field(default="https://app.datarobot.com", description="Root URL of DataRobot (no /api/v2).")
+    models_api_url: str | None = Field(
+        default=None, description="Root URL of the Models API (no /v1); no default."
+    )
+    datarobot_url: str = Field(
+        default="https://app.datarobot.com", description="Root URL of DataRobot (no /api/v2)."
+    )
     poll_interval_seconds: float = Field(
         default=10.0, gt=0, description="Tick of the fast poll while remote objects are not terminal."
     )
@@ -29,18 +33,30 @@ class Settings(BaseModel):
         default=300.0, gt=0, description="Tick of the slow drift check once remote objects are terminal."
     )
     timeout_seconds: float = Field(
-        default=3600.0, gt=0, description="Default limit for a remote lifecycle (spec.polling.timeoutSeconds wins)."
+        default=3600.0,
+        gt=0,
+        description="Default limit for a remote lifecycle (spec.polling.timeoutSeconds wins).",
     )
-    http_timeout_seconds: float = Field(default=30.0, gt=0, description="Timeout of one upstream HTTP request.")
-    http_max_attempts: int = Field(default=4, ge=1, description="Attempts per upstream request on transient errors.")
-    backoff_base_seconds: float = Field(default=0.5, ge=0, description="First retry delay; doubles each retry.")
-    backoff_max_seconds: float = Field(default=60.0, ge=0, description="Longest retry delay without Retry-After.")
+    http_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="Timeout of one upstream HTTP request."
+    )
+    http_max_attempts: int = Field(
+        default=4, ge=1, description="Attempts per upstream request on transient errors."
+    )
+    backoff_base_seconds: float = Field(
+        default=0.5, ge=0, description="First retry delay; doubles each retry."
+    )
+    backoff_max_seconds: float = Field(
+        default=60.0, ge=0, description="Longest retry delay without Retry-After."
+    )
     max_retry_after_seconds: float = Field(default=300.0, ge=0, description="Longest Retry-After honoured.")
     upstream_concurrency: int = Field(default=8, ge=1, description="Concurrent requests per upstream.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
     log_format: Literal["text", "json"] = Field(default="text", description="Log format.")
     metrics_port: int = Field(default=8080, ge=0, le=65535, description="Port of /metrics (0 disables).")
-    health_port: int = Field(default=8081, ge=0, le=65535, description="Port of the liveness endpoint /healthz.")
+    health_port: int = Field(
+        default=8081, ge=0, le=65535, description="Port of the liveness endpoint /healthz."
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -56,7 +56,9 @@ async def serve_metrics(context: RuntimeContext, host: str, port: int) -> web.Ap
         return None
 
     async def metrics(_: web.Request) -> web.Response:
-        return web.Response(body=generate_latest(context.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return web.Response(
+            body=generate_latest(context.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
 
     app = web.Application()
     app.router.add_get("/metrics", metrics)

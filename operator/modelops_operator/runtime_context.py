@@ -31,7 +31,10 @@ class RuntimeContext:
         """One HTTP policy (pool, concurrency limit) per upstream, shared by every resource."""
         if name not in self._upstreams:
             self._upstreams[name] = UpstreamHTTP(
-                name, base_url or "http://unconfigured.invalid", self.settings.http_policy(), metrics=self.metrics
+                name,
+                base_url or "http://unconfigured.invalid",
+                self.settings.http_policy(),
+                metrics=self.metrics,
             )
         return self._upstreams[name]
 

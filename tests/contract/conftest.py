@@ -4,6 +4,8 @@ OpenAPI 3.0 schemas are not JSON Schema: ``nullable: true`` and ``$ref`` with si
 converting. ``openapi_validator(spec, schema, strict=True)`` resolves every ``$ref`` (inlined), turns
 ``nullable`` into a ``{"anyOf": [..., {"type": "null"}]}`` union and, in strict mode, requires every
 documented property and forbids undocumented ones (fakes must render exactly the documented fields).
+``require_all=False`` keeps the spec's own ``required`` lists while still forbidding undocumented properties
+(for request bodies, whose optional fields may be left out).
 """
 
 from __future__ import annotations
@@ -35,11 +37,17 @@ def _resolve(spec: dict[str, Any], ref: str) -> dict[str, Any]:
     return node
 
 
-def to_json_schema(spec: dict[str, Any], node: Any, *, strict: bool, depth: int = 0) -> Any:
+def to_json_schema(
+    spec: dict[str, Any], node: Any, *, strict: bool, depth: int = 0, require_all: bool = True
+) -> Any:
     if depth > 50:
         raise ValueError("$ref nesting too deep (cycle?)")
+
+    def sub(child: Any) -> Any:
+        return to_json_schema(spec, child, strict=strict, depth=depth + 1, require_all=require_all)
+
     if isinstance(node, list):
-        return [to_json_schema(spec, item, strict=strict, depth=depth + 1) for item in node]
+        return [sub(item) for item in node]
     if not isinstance(node, dict):
         return node
     if "$ref" in node:
@@ -51,15 +59,14 @@ def to_json_schema(spec: dict[str, Any], node: Any, *, strict: bool, depth: int 
         if key in ("nullable", "example", "examples", "x-twilio"):
             continue
         if key == "properties":
-            out[key] = {
-                name: to_json_schema(spec, sub, strict=strict, depth=depth + 1) for name, sub in value.items()
-            }
+            out[key] = {name: sub(prop) for name, prop in value.items()}
         elif key in ("items", "additionalProperties", "not") or key in ("allOf", "anyOf", "oneOf"):
-            out[key] = to_json_schema(spec, value, strict=strict, depth=depth + 1)
+            out[key] = sub(value)
         else:
             out[key] = value
     if strict and "properties" in out:
-        out.setdefault("required", sorted(out["properties"]))
+        if require_all:
+            out.setdefault("required", sorted(out["properties"]))
         out.setdefault("additionalProperties", False)
     if nullable:
         return {"anyOf": [out, {"type": "null"}]}
@@ -106,14 +113,15 @@ def load_spec() -> SpecLoader:
 
 @pytest.fixture(scope="session")
 def openapi_validator() -> ValidatorFactory:
-    """``openapi_validator(spec, schema_or_ref, strict=True)``: a format-checking Draft 2020-12 validator."""
+    """``openapi_validator(spec, schema_or_ref, strict=True, require_all=True)``: a format-checking Draft
+    2020-12 validator (see the module docstring for the two switches)."""
     checker = _format_checker()
 
     def make(
-        spec: dict[str, Any], schema: dict[str, Any] | str, *, strict: bool = True
+        spec: dict[str, Any], schema: dict[str, Any] | str, *, strict: bool = True, require_all: bool = True
     ) -> Draft202012Validator:
         node = {"$ref": schema} if isinstance(schema, str) else schema
-        converted = to_json_schema(spec, node, strict=strict)
+        converted = to_json_schema(spec, node, strict=strict, require_all=require_all)
         Draft202012Validator.check_schema(converted)
         return Draft202012Validator(converted, format_checker=checker)
 

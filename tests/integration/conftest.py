@@ -33,13 +33,18 @@ async def stack() -> AsyncIterator[Stack]:
 async def create_secret(stack: Stack, name: str = "twilio", **data: str) -> None:
     values = data or {"accountSid": SANDBOX_ACCOUNT_SID, "authToken": SANDBOX_AUTH_TOKEN}
     await stack.cluster.apply(
-        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": stack.namespace},
-         "stringData": values}
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": name, "namespace": stack.namespace},
+            "stringData": values,
+        }
     )
 
 
-def modelbuild(name: str, *, annotations: dict[str, str] | None = None, secret: str = "twilio",
-               **twilio: Any) -> dict[str, Any]:
+def modelbuild(
+    name: str, *, annotations: dict[str, str] | None = None, secret: str = "twilio", **twilio: Any
+) -> dict[str, Any]:
     spec_polling = twilio.pop("polling", {"intervalSeconds": 1})
     policy = twilio.pop("deletionPolicy", "Delete")
     return {
@@ -79,8 +84,14 @@ def _phase(stack: Stack, name: str) -> Any:
     return ((obj or {}).get("status") or {}).get("phase")
 
 
-async def wait_condition(stack: Stack, name: str, kind: str, status: str, reason: str | None = None,
-                         timeout: float = 20.0) -> dict[str, Any]:  # noqa: ASYNC109
+async def wait_condition(
+    stack: Stack,
+    name: str,
+    kind: str,
+    status: str,
+    reason: str | None = None,
+    timeout: float = 20.0,  # noqa: ASYNC109
+) -> dict[str, Any]:
     def probe() -> dict[str, Any] | None:
         cond = condition(get_mb(stack, name), kind)
         if cond.get("status") == status and (reason is None or cond.get("reason") == reason):

@@ -6,13 +6,13 @@ import logging
 
 import pytest
 
-from modelops_operator.providers.twilio_autopilot.provider import derived_unique_name
 from modelops_operator.providers.base import ResourceRef
+from modelops_operator.providers.twilio_autopilot.provider import derived_unique_name
 from modelops_operator.sandbox.stack import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN, Stack
 from tests.integration.conftest import (
+    ASSISTANT,
     MB,
     PLURAL,
-    ASSISTANT,
     condition,
     create_secret,
     event_reasons,
@@ -56,7 +56,10 @@ async def test_full_lifecycle(stack: Stack) -> None:
     assert mirrored["dateCreated"].endswith("Z") and mirrored["url"].endswith(sid)
     assert isinstance(mirrored["buildDuration"], int)
     assert {c["type"]: c["status"] for c in status["conditions"]} == {
-        "Ready": "True", "Reconciling": "False", "Stalled": "False"}
+        "Ready": "True",
+        "Reconciling": "False",
+        "Stalled": "False",
+    }
     assert all(c["observedGeneration"] == meta["generation"] for c in status["conditions"])
 
     # Exactly one POST, with the derived unique name, form-encoded and authenticated.
@@ -71,13 +74,18 @@ async def test_full_lifecycle(stack: Stack) -> None:
 async def test_no_status_write_when_nothing_changed(stack: Stack) -> None:
     await create_secret(stack)
     async with stack.operator():
-        await stack.cluster.apply(modelbuild("quiet", polling={"intervalSeconds": 1, "driftIntervalSeconds": 1}))
+        await stack.cluster.apply(
+            modelbuild("quiet", polling={"intervalSeconds": 1, "driftIntervalSeconds": 1})
+        )
         done = await wait_phase(stack, "quiet", "Succeeded")
         version = done["metadata"]["resourceVersion"]
         polls = len(stack.autopilot.requests_matching("GET"))
         # Several drift checks happen (each is a GET) ...
-        await eventually(lambda: len(stack.autopilot.requests_matching("GET")) >= polls + 3, timeout=10,
-                         what="three more drift checks")
+        await eventually(
+            lambda: len(stack.autopilot.requests_matching("GET")) >= polls + 3,
+            timeout=10,
+            what="three more drift checks",
+        )
         # ... and none of them wrote to the resource.
         assert get_mb(stack, "quiet")["metadata"]["resourceVersion"] == version  # type: ignore[index]
 
@@ -88,11 +96,14 @@ async def test_unique_name_update_renames_the_remote_build(stack: Stack) -> None
         await stack.cluster.apply(modelbuild("rename", uniqueName="first-name"))
         done = await wait_phase(stack, "rename", "Succeeded")
         sid = done["status"]["externalId"]
-        await stack.cluster.patch(MB, PLURAL, "default", "rename",
-                                  {"spec": {"twilioAutopilot": {"uniqueName": "second-name"}}})
+        await stack.cluster.patch(
+            MB, PLURAL, "default", "rename", {"spec": {"twilioAutopilot": {"uniqueName": "second-name"}}}
+        )
         await eventually(
-            lambda: (get_mb(stack, "rename") or {}).get("status", {}).get("twilioAutopilot", {}).get("uniqueName")
-            == "second-name",
+            lambda: (
+                (get_mb(stack, "rename") or {}).get("status", {}).get("twilioAutopilot", {}).get("uniqueName")
+                == "second-name"
+            ),
             what="status to mirror the new unique name",
         )
     updates = stack.autopilot.requests_matching("POST", rf"/ModelBuilds/{sid}$")
@@ -115,7 +126,9 @@ async def test_delete_with_policy_delete_removes_remote_build_before_the_finaliz
     deletes = stack.autopilot.requests_matching("DELETE", rf"/ModelBuilds/{sid}$")
     assert [r.status for r in deletes] == [204]
     # The finalizer was released only after a read confirmed the deletion (404).
-    confirm = [r for r in stack.autopilot.requests_matching("GET", rf"/ModelBuilds/{sid}$") if r.at > deletes[0].at]
+    confirm = [
+        r for r in stack.autopilot.requests_matching("GET", rf"/ModelBuilds/{sid}$") if r.at > deletes[0].at
+    ]
     assert confirm and confirm[-1].status == 404
 
 
@@ -195,8 +208,10 @@ async def test_adoption_of_an_existing_build(stack: Stack) -> None:
     import httpx
 
     async with httpx.AsyncClient(auth=(SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN)) as client:
-        made = await client.post(f"{stack.autopilot.url}/v1/Assistants/{ASSISTANT}/ModelBuilds",
-                                 data={"UniqueName": "made-by-hand"})
+        made = await client.post(
+            f"{stack.autopilot.url}/v1/Assistants/{ASSISTANT}/ModelBuilds",
+            data={"UniqueName": "made-by-hand"},
+        )
     sid = made.json()["sid"]
     before = creates(stack)
     async with stack.operator():
@@ -214,7 +229,8 @@ async def test_adoption_of_a_missing_build_is_stalled(stack: Stack) -> None:
     await create_secret(stack)
     async with stack.operator():
         await stack.cluster.apply(
-            modelbuild("ghost", annotations={"modelops.dev/external-id": "UG" + "0" * 32}))
+            modelbuild("ghost", annotations={"modelops.dev/external-id": "UG" + "0" * 32})
+        )
         stalled = await wait_condition(stack, "ghost", "Stalled", "True", "AdoptionFailed")
     assert "UG" + "0" * 32 in stalled["message"]
     assert creates(stack) == 0
@@ -255,7 +271,9 @@ async def test_wrong_credentials_stall_without_leaking_the_secret(
 async def test_remote_deletion_after_success_recreates_the_build(stack: Stack) -> None:
     await create_secret(stack)
     async with stack.operator():
-        await stack.cluster.apply(modelbuild("phoenix", polling={"intervalSeconds": 1, "driftIntervalSeconds": 1}))
+        await stack.cluster.apply(
+            modelbuild("phoenix", polling={"intervalSeconds": 1, "driftIntervalSeconds": 1})
+        )
         first = (await wait_phase(stack, "phoenix", "Succeeded"))["status"]["externalId"]
         stack.autopilot.delete_out_of_band(ASSISTANT, first)
         await wait_event(stack, "phoenix", "RemoteDeleted")
@@ -274,8 +292,9 @@ async def test_timeout_is_stalled(stack: Stack) -> None:
     await create_secret(stack)
     stack.autopilot.script("forever", outcome="hang")
     async with stack.operator():
-        await stack.cluster.apply(modelbuild("slow", uniqueName="forever-1",
-                                             polling={"intervalSeconds": 1, "timeoutSeconds": 2}))
+        await stack.cluster.apply(
+            modelbuild("slow", uniqueName="forever-1", polling={"intervalSeconds": 1, "timeoutSeconds": 2})
+        )
         stalled = await wait_condition(stack, "slow", "Stalled", "True", "Timeout")
     assert "building" in stalled["message"]
     assert (get_mb(stack, "slow") or {})["status"]["phase"] == "Running"
@@ -287,8 +306,9 @@ async def test_paused_makes_no_remote_calls_until_resumed(stack: Stack) -> None:
         await stack.cluster.apply(modelbuild("held", annotations={"modelops.dev/paused": "true"}))
         await wait_condition(stack, "held", "Reconciling", "False", "Paused")
         assert stack.autopilot.requests == []
-        await stack.cluster.patch(MB, PLURAL, "default", "held",
-                                  {"metadata": {"annotations": {"modelops.dev/paused": None}}})
+        await stack.cluster.patch(
+            MB, PLURAL, "default", "held", {"metadata": {"annotations": {"modelops.dev/paused": None}}}
+        )
         await wait_phase(stack, "held", "Succeeded")
     assert creates(stack) == 1
 
@@ -297,9 +317,16 @@ async def test_reconcile_requested_polls_now(stack: Stack) -> None:
     await create_secret(stack)
     async with stack.operator():
         # A long drift interval: only the annotation can explain the next GET.
-        await stack.cluster.apply(modelbuild("nudge", polling={"intervalSeconds": 1, "driftIntervalSeconds": 3600}))
+        await stack.cluster.apply(
+            modelbuild("nudge", polling={"intervalSeconds": 1, "driftIntervalSeconds": 3600})
+        )
         sid = (await wait_phase(stack, "nudge", "Succeeded"))["status"]["externalId"]
         stack.autopilot.delete_out_of_band(ASSISTANT, sid)
-        await stack.cluster.patch(MB, PLURAL, "default", "nudge",
-                                  {"metadata": {"annotations": {"modelops.dev/reconcile-requested-at": "now"}}})
+        await stack.cluster.patch(
+            MB,
+            PLURAL,
+            "default",
+            "nudge",
+            {"metadata": {"annotations": {"modelops.dev/reconcile-requested-at": "now"}}},
+        )
         await wait_event(stack, "nudge", "RemoteDeleted", timeout=10)

@@ -26,7 +26,10 @@ def _plain(schema: Any) -> Any:
 
 def schema_errors(crd: dict[str, Any], obj: dict[str, Any]) -> list[str]:
     validator = jsonschema.Draft7Validator(_plain(version_schema(crd)))
-    return [f"{'.'.join(str(p) for p in error.absolute_path)}: {error.message}" for error in validator.iter_errors(obj)]
+    return [
+        f"{'.'.join(str(p) for p in error.absolute_path)}: {error.message}"
+        for error in validator.iter_errors(obj)
+    ]
 
 
 def cel_errors(crd: dict[str, Any], new: dict[str, Any], old: dict[str, Any] | None = None) -> list[str]:

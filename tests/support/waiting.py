@@ -12,7 +12,7 @@ T = TypeVar("T")
 
 
 async def eventually(
-    probe: Callable[[], T | None | Awaitable[T | None]],
+    probe: Callable[[], T | Awaitable[T | None] | None],
     *,
     timeout: float = 20.0,  # noqa: ASYNC109
     interval: float = 0.05,

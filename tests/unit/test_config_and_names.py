@@ -11,8 +11,13 @@ from modelops_operator.providers.twilio_autopilot.provider import derived_unique
 
 
 def test_settings_from_env() -> None:
-    settings = Settings.from_env({"MODELOPS_POLL_INTERVAL_SECONDS": "2", "MODELOPS_LOG_FORMAT": "json",
-                                  "MODELOPS_TWILIO_AUTOPILOT_URL": "http://127.0.0.1:1"})
+    settings = Settings.from_env(
+        {
+            "MODELOPS_POLL_INTERVAL_SECONDS": "2",
+            "MODELOPS_LOG_FORMAT": "json",
+            "MODELOPS_TWILIO_AUTOPILOT_URL": "http://127.0.0.1:1",
+        }
+    )
     assert settings.poll_interval_seconds == 2.0
     assert settings.log_format == "json"
     assert settings.twilio_autopilot_url == "http://127.0.0.1:1"

@@ -24,8 +24,10 @@ def test_checked_in_crd_matches_the_models(definition: Any) -> None:
 
 def _structural_problems(schema: dict[str, Any], path: str = "") -> list[str]:
     problems = []
-    if "type" not in schema and not schema.get("x-kubernetes-preserve-unknown-fields") and not schema.get(
-        "x-kubernetes-int-or-string"
+    if (
+        "type" not in schema
+        and not schema.get("x-kubernetes-preserve-unknown-fields")
+        and not schema.get("x-kubernetes-int-or-string")
     ):
         problems.append(f"{path or '<root>'} has no type")
     for key in ("$ref", "anyOf", "oneOf", "allOf", "title"):
@@ -50,7 +52,9 @@ def test_schema_is_structural(definition: Any) -> None:
 def test_modelbuild_names_and_columns() -> None:
     crd = yaml.safe_load((ROOT / "deploy/crds/modelbuilds.yaml").read_text())
     assert crd["spec"]["names"]["shortNames"] == ["mb"]
-    columns = [c["name"] for c in crd["spec"]["versions"][0]["additionalPrinterColumns"] if not c.get("priority")]
+    columns = [
+        c["name"] for c in crd["spec"]["versions"][0]["additionalPrinterColumns"] if not c.get("priority")
+    ]
     assert columns == ["Ready", "Phase", "Remote-ID", "Age"]
 
 

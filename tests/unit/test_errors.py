@@ -15,7 +15,9 @@ from modelops_operator.providers.errors import (
 
 
 def test_twilio_error_shape() -> None:
-    body = b'{"code": 20404, "message": "The requested resource was not found", "more_info": "x", "status": 404}'
+    body = (
+        b'{"code": 20404, "message": "The requested resource was not found", "more_info": "x", "status": 404}'
+    )
     parsed = parse_error_body(body, "application/json")
     assert (parsed.message, parsed.code) == ("The requested resource was not found", "20404")
 
@@ -66,6 +68,8 @@ def test_classification(status: int, kind: type) -> None:
 
 
 def test_classified_error_keeps_retry_after_and_prints_without_secrets() -> None:
-    error = classify_status("twilio", 429, b'{"code": 20429, "message": "Too many requests"}', "application/json", 2.0)
+    error = classify_status(
+        "twilio", 429, b'{"code": 20429, "message": "Too many requests"}', "application/json", 2.0
+    )
     assert error.retry_after == 2.0
     assert str(error) == "twilio: HTTP 429 (code 20429) Too many requests"

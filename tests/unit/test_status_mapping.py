@@ -12,8 +12,13 @@ LATER = NOW + datetime.timedelta(minutes=5)
 
 
 def obs(state: RemoteState, word: str, failure: str | None = None) -> Observation:
-    return Observation(external_id="UG1", remote_status=word, state=state, status_block={"sid": "UG1"},
-                       failure_message=failure)
+    return Observation(
+        external_id="UG1",
+        remote_status=word,
+        state=state,
+        status_block={"sid": "UG1"},
+        failure_message=failure,
+    )
 
 
 def conds(patch: dict) -> dict[str, dict]:
@@ -21,28 +26,44 @@ def conds(patch: dict) -> dict[str, dict]:
 
 
 def test_running_is_reconciling_not_ready() -> None:
-    patch = st.status_patch({}, st.outcome_for(obs(RemoteState.RUNNING, "building")), generation=1,
-                            provider_key="twilioAutopilot", now=NOW)
+    patch = st.status_patch(
+        {},
+        st.outcome_for(obs(RemoteState.RUNNING, "building")),
+        generation=1,
+        provider_key="twilioAutopilot",
+        now=NOW,
+    )
     assert patch is not None
     assert patch["phase"] == "Running"
     assert patch["remoteStatus"] == "building"
     assert patch["twilioAutopilot"] == {"sid": "UG1"}
     c = conds(patch)
-    assert (c["Ready"]["status"], c["Reconciling"]["status"], c["Stalled"]["status"]) == ("False", "True", "False")
+    assert (c["Ready"]["status"], c["Reconciling"]["status"], c["Stalled"]["status"]) == (
+        "False",
+        "True",
+        "False",
+    )
     assert c["Reconciling"]["reason"] == "Building"
     assert all(x["observedGeneration"] == 1 for x in c.values())
 
 
 def test_succeeded_is_ready() -> None:
-    patch = st.status_patch({}, st.outcome_for(obs(RemoteState.SUCCEEDED, "completed")), generation=2,
-                            provider_key=None, now=NOW)
+    patch = st.status_patch(
+        {}, st.outcome_for(obs(RemoteState.SUCCEEDED, "completed")), generation=2, provider_key=None, now=NOW
+    )
     assert patch is not None and patch["phase"] == "Succeeded"
     c = conds(patch)
-    assert (c["Ready"]["status"], c["Reconciling"]["status"], c["Stalled"]["status"]) == ("True", "False", "False")
+    assert (c["Ready"]["status"], c["Reconciling"]["status"], c["Stalled"]["status"]) == (
+        "True",
+        "False",
+        "False",
+    )
 
 
 def test_failed_is_stalled_with_the_upstream_reason() -> None:
-    outcome = st.outcome_for(obs(RemoteState.FAILED, "failed", "the model build failed with error code 23001"))
+    outcome = st.outcome_for(
+        obs(RemoteState.FAILED, "failed", "the model build failed with error code 23001")
+    )
     patch = st.status_patch({}, outcome, generation=1, provider_key=None, now=NOW)
     assert patch is not None and patch["phase"] == "Failed"
     stalled = conds(patch)["Stalled"]
@@ -51,8 +72,9 @@ def test_failed_is_stalled_with_the_upstream_reason() -> None:
 
 
 def test_canceled_phase() -> None:
-    patch = st.status_patch({}, st.outcome_for(obs(RemoteState.CANCELED, "canceled")), generation=1,
-                            provider_key=None, now=NOW)
+    patch = st.status_patch(
+        {}, st.outcome_for(obs(RemoteState.CANCELED, "canceled")), generation=1, provider_key=None, now=NOW
+    )
     assert patch is not None and patch["phase"] == "Canceled"
     assert conds(patch)["Stalled"]["reason"] == "RemoteCanceled"
 
@@ -73,37 +95,79 @@ def test_new_generation_alone_is_written() -> None:
 
 
 def test_transition_time_kept_while_status_holds() -> None:
-    running = st.status_patch({}, st.outcome_for(obs(RemoteState.PENDING, "enqueued")), generation=1,
-                              provider_key=None, now=NOW)
+    running = st.status_patch(
+        {}, st.outcome_for(obs(RemoteState.PENDING, "enqueued")), generation=1, provider_key=None, now=NOW
+    )
     assert running is not None
-    building = st.status_patch(running, st.outcome_for(obs(RemoteState.RUNNING, "building")), generation=1,
-                               provider_key=None, now=LATER)
+    building = st.status_patch(
+        running,
+        st.outcome_for(obs(RemoteState.RUNNING, "building")),
+        generation=1,
+        provider_key=None,
+        now=LATER,
+    )
     assert building is not None
     c = conds(building)
     stamp = NOW.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert c["Reconciling"]["lastTransitionTime"] == stamp  # still True
     assert c["Reconciling"]["reason"] == "Building"
-    done = st.status_patch({**running, **building}, st.outcome_for(obs(RemoteState.SUCCEEDED, "completed")),
-                           generation=1, provider_key=None, now=LATER)
+    done = st.status_patch(
+        {**running, **building},
+        st.outcome_for(obs(RemoteState.SUCCEEDED, "completed")),
+        generation=1,
+        provider_key=None,
+        now=LATER,
+    )
     assert done is not None
     assert conds(done)["Ready"]["lastTransitionTime"] == LATER.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def test_events_for_transitions() -> None:
-    running = st.status_patch({}, st.outcome_for(obs(RemoteState.PENDING, "enqueued")), generation=1,
-                              provider_key=None, now=NOW)
+    running = st.status_patch(
+        {}, st.outcome_for(obs(RemoteState.PENDING, "enqueued")), generation=1, provider_key=None, now=NOW
+    )
     assert running is not None
-    failed = {**running, **(st.status_patch(running, st.outcome_for(obs(RemoteState.FAILED, "failed", "boom")),
-                                            generation=1, provider_key=None, now=LATER) or {})}
+    failed = {
+        **running,
+        **(
+            st.status_patch(
+                running,
+                st.outcome_for(obs(RemoteState.FAILED, "failed", "boom")),
+                generation=1,
+                provider_key=None,
+                now=LATER,
+            )
+            or {}
+        ),
+    }
     events = st.transition_events(running, failed)
-    assert [(e.type, e.reason) for e in events] == [("Normal", "RemoteStatusChanged"), ("Warning", "RemoteFailed")]
+    assert [(e.type, e.reason) for e in events] == [
+        ("Normal", "RemoteStatusChanged"),
+        ("Warning", "RemoteFailed"),
+    ]
     assert events[0].message == "Remote status changed: enqueued → failed"
 
 
 def test_recovered_event_when_stalled_clears() -> None:
-    missing = st.status_patch({}, st.stalled("CredentialsMissing", "Secret 'x' not found", recheck=True),
-                              generation=1, provider_key=None, now=NOW)
+    missing = st.status_patch(
+        {},
+        st.stalled("CredentialsMissing", "Secret 'x' not found", recheck=True),
+        generation=1,
+        provider_key=None,
+        now=NOW,
+    )
     assert missing is not None
-    fine = {**missing, **(st.status_patch(missing, st.outcome_for(obs(RemoteState.RUNNING, "building")),
-                                          generation=1, provider_key=None, now=LATER) or {})}
+    fine = {
+        **missing,
+        **(
+            st.status_patch(
+                missing,
+                st.outcome_for(obs(RemoteState.RUNNING, "building")),
+                generation=1,
+                provider_key=None,
+                now=LATER,
+            )
+            or {}
+        ),
+    }
     assert [e.reason for e in st.transition_events(missing, fine)] == ["Recovered"]

@@ -29,7 +29,9 @@ def immutable(message: str) -> dict[str, Any]:
 
 
 class SecretRef(ApiModel):
-    name: str = Field(min_length=1, max_length=253, description="Name of a Secret in the resource's namespace.")
+    name: str = Field(
+        min_length=1, max_length=253, description="Name of a Secret in the resource's namespace."
+    )
 
 
 class DeletionPolicy(StrEnum):

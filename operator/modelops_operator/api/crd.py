@@ -82,7 +82,9 @@ def _convert(node: Any, defs: dict[str, Any]) -> Any:
         if len(options) == 1:
             # Optional fields: absence is the Kubernetes way to say null; keep the field's own keywords.
             inner = _convert(options[0], defs)
-            extras = {k: v for k, v in rest.items() if k not in _DROP_KEYS and not (k == "default" and v is None)}
+            extras = {
+                k: v for k, v in rest.items() if k not in _DROP_KEYS and not (k == "default" and v is None)
+            }
             return {**inner, **_convert(extras, defs)}
         node = {**rest, "anyOf": options}
     out: dict[str, Any] = {}

@@ -111,7 +111,9 @@ class Lifecycle:
             outcome = await self._pass(view, memory)
             self._schedule(view, memory, outcome)
             await self._write_status(view, memory, outcome)
-            self.metrics.reconciles.labels(self.kind.kind, "stalled" if outcome.stalled.status == "True" else "ok").inc()
+            self.metrics.reconciles.labels(
+                self.kind.kind, "stalled" if outcome.stalled.status == "True" else "ok"
+            ).inc()
 
     def _due(self, view: ObjectView, memory: ObjectMemory, trigger: str) -> bool:
         now = self.clock()
@@ -158,7 +160,9 @@ class Lifecycle:
                 self._event(view, "Normal", "Adopted", f"Adopted existing remote object {external_id}.")
             if not observation.up_to_date:
                 observation = await selected.provider.update(request, observation)
-                self._event(view, "Normal", "Updated", f"Updated remote object {external_id} to match the spec.")
+                self._event(
+                    view, "Normal", "Updated", f"Updated remote object {external_id} to match the spec."
+                )
             memory.failures = 0
             return self._timed(view, memory, st.outcome_for(observation))
         except InvalidSpec as error:
@@ -235,7 +239,9 @@ class Lifecycle:
         max_attempts = polling.get("maxAttempts")
         elapsed = (self.now() - started).total_seconds() if started else 0.0
         if elapsed > limit or (max_attempts and memory.polls > int(max_attempts)):
-            why = f"{elapsed:.0f}s elapsed (limit {limit:.0f}s)" if elapsed > limit else f"{memory.polls} polls"
+            why = (
+                f"{elapsed:.0f}s elapsed (limit {limit:.0f}s)" if elapsed > limit else f"{memory.polls} polls"
+            )
             message = f"Remote object {outcome.external_id} is still {outcome.remote_status} after {why}."
             timed_out = st.stalled("Timeout", message, phase="Running")
             return st.Outcome(
@@ -295,7 +301,9 @@ class Lifecycle:
         self._event(view, "Normal", "Created", f"Created remote object {observation.external_id}.")
         return self._timed(view, memory, st.outcome_for(observation))
 
-    async def _remember_external_id(self, view: ObjectView, memory: ObjectMemory, observation: Observation) -> None:
+    async def _remember_external_id(
+        self, view: ObjectView, memory: ObjectMemory, observation: Observation
+    ) -> None:
         """Store the remote id right after create, before anything else can fail."""
         memory.external_id = observation.external_id
         await self.kube.merge_patch(
@@ -322,7 +330,9 @@ class Lifecycle:
                 phase="Pending",
             )
         if not selected.provider.recreate_when_deleted_remotely:
-            return st.stalled("RemoteDeleted", f"Remote object {external_id} was deleted outside the operator.")
+            return st.stalled(
+                "RemoteDeleted", f"Remote object {external_id} was deleted outside the operator."
+            )
         self._event(
             view,
             "Warning",
@@ -339,7 +349,9 @@ class Lifecycle:
         fresh = dataclasses.replace(
             view,
             annotations={
-                k: v for k, v in view.annotations.items() if k not in (ANNOTATION_EXTERNAL_ID, ANNOTATION_CREATE_PENDING)
+                k: v
+                for k, v in view.annotations.items()
+                if k not in (ANNOTATION_EXTERNAL_ID, ANNOTATION_CREATE_PENDING)
             },
             status=dict(memory.status or {}),
         )
@@ -355,7 +367,9 @@ class Lifecycle:
             policy = view.spec.get("deletionPolicy") or DeletionPolicy.DELETE.value
             external_id = view.external_id(memory)
             if policy == DeletionPolicy.ORPHAN.value:
-                self._event(view, "Normal", "Orphaned", f"Left remote object {external_id or '(none)'} in place.")
+                self._event(
+                    view, "Normal", "Orphaned", f"Left remote object {external_id or '(none)'} in place."
+                )
                 return
             try:
                 selected = self._select(view)
@@ -392,7 +406,9 @@ class Lifecycle:
             if not gone:
                 polling = view.spec.get("polling") or {}
                 delay = float(polling.get("intervalSeconds") or self.settings.poll_interval_seconds)
-                raise kopf.TemporaryError(f"waiting for the upstream to confirm {external_id} is gone", delay=delay)
+                raise kopf.TemporaryError(
+                    f"waiting for the upstream to confirm {external_id} is gone", delay=delay
+                )
             self._event(view, "Normal", "Deleted", f"Deleted remote object {external_id}.")
 
     # ------------------------------------------------------------------------------------------------ helpers
@@ -440,7 +456,11 @@ class Lifecycle:
     async def _write_status(self, view: ObjectView, memory: ObjectMemory, outcome: st.Outcome) -> None:
         current = dict(memory.status if memory.status is not None else view.status)
         patch = st.status_patch(
-            current, outcome, generation=view.generation, provider_key=self._provider_key(view), now=self.now()
+            current,
+            outcome,
+            generation=view.generation,
+            provider_key=self._provider_key(view),
+            now=self.now(),
         )
         if patch is None:
             return
@@ -449,8 +469,14 @@ class Lifecycle:
         for event in st.transition_events(current, new):
             self._event(view, event.type, event.reason, event.message)
         if new.get("phase") != current.get("phase") and new.get("phase"):
-            log.info("%s %s/%s: phase %s → %s", self.kind.kind, view.namespace, view.name,
-                     current.get("phase"), new.get("phase"))
+            log.info(
+                "%s %s/%s: phase %s → %s",
+                self.kind.kind,
+                view.namespace,
+                view.name,
+                current.get("phase"),
+                new.get("phase"),
+            )
 
     def _event(self, view: ObjectView, type: str, reason: str, message: str) -> None:
         self.events(view.body, type, reason, message)
@@ -463,8 +489,17 @@ class Lifecycle:
 
 _TERMINAL_PHASES = {"Succeeded", "Failed", "Canceled"}
 # Stalled reasons that only a person can fix (a new generation or reconcile-requested-at retries).
-_FINAL_REASONS = {"RemoteFailed", "RemoteCanceled", "Timeout", "UpstreamRejected", "InvalidSpec",
-                  "AmbiguousRemote", "CreateUnconfirmed", "AdoptionFailed", "RemoteDeleted"}
+_FINAL_REASONS = {
+    "RemoteFailed",
+    "RemoteCanceled",
+    "Timeout",
+    "UpstreamRejected",
+    "InvalidSpec",
+    "AmbiguousRemote",
+    "CreateUnconfirmed",
+    "AdoptionFailed",
+    "RemoteDeleted",
+}
 
 
 def _with_pending(request: Request[Any, Any], pending: datetime.datetime | None) -> Request[Any, Any]:

@@ -102,7 +102,11 @@ class ObjectView:
         return self.annotations.get(ANNOTATION_PAUSED, "").strip().lower() == "true"
 
     def external_id(self, memory: ObjectMemory) -> str | None:
-        return memory.external_id or self.annotations.get(ANNOTATION_EXTERNAL_ID) or self.status.get("externalId")
+        return (
+            memory.external_id
+            or self.annotations.get(ANNOTATION_EXTERNAL_ID)
+            or self.status.get("externalId")
+        )
 
     def pending_since(self, memory: ObjectMemory) -> datetime.datetime | None:
         return memory.pending_since or parse_time(self.annotations.get(ANNOTATION_CREATE_PENDING))

@@ -53,7 +53,9 @@ def _camel(word: str | None) -> str:
     return "".join(part[:1].upper() + part[1:].lower() for part in parts) or "Unknown"
 
 
-def outcome_for(observation: Observation, *, terminal_phase_names: dict[RemoteState, str] | None = None) -> Outcome:
+def outcome_for(
+    observation: Observation, *, terminal_phase_names: dict[RemoteState, str] | None = None
+) -> Outcome:
     """A fresh observation of the remote object → phase and conditions."""
     state = observation.state
     word = observation.remote_status
@@ -141,7 +143,11 @@ def render_conditions(
     current: dict[str, Any], outcome: Outcome, generation: int | None, now: str
 ) -> list[dict[str, Any]]:
     rendered = []
-    for kind, cond in ((READY, outcome.ready), (RECONCILING, outcome.reconciling), (STALLED, outcome.stalled)):
+    for kind, cond in (
+        (READY, outcome.ready),
+        (RECONCILING, outcome.reconciling),
+        (STALLED, outcome.stalled),
+    ):
         old = condition(current, kind)
         changed = old.get("status") != cond.status
         rendered.append(
@@ -150,7 +156,9 @@ def render_conditions(
                 "status": cond.status,
                 "reason": cond.reason,
                 "message": cond.message,
-                "lastTransitionTime": now if changed or not old.get("lastTransitionTime") else old["lastTransitionTime"],
+                "lastTransitionTime": now
+                if changed or not old.get("lastTransitionTime")
+                else old["lastTransitionTime"],
                 "observedGeneration": generation,
             }
         )
@@ -206,7 +214,9 @@ def transition_events(old: dict[str, Any], new: dict[str, Any]) -> list[EventSpe
     events: list[EventSpec] = []
     old_remote, new_remote = old.get("remoteStatus"), new.get("remoteStatus")
     if new_remote and old_remote and new_remote != old_remote:
-        events.append(EventSpec("Normal", "RemoteStatusChanged", f"Remote status changed: {old_remote} → {new_remote}"))
+        events.append(
+            EventSpec("Normal", "RemoteStatusChanged", f"Remote status changed: {old_remote} → {new_remote}")
+        )
     old_ready, new_ready = condition(old, READY), condition(new, READY)
     if new_ready.get("status") == TRUE and old_ready.get("status") != TRUE:
         events.append(EventSpec("Normal", new_ready.get("reason") or "Ready", new_ready.get("message", "")))
@@ -214,7 +224,9 @@ def transition_events(old: dict[str, Any], new: dict[str, Any]) -> list[EventSpe
     if new_stalled.get("status") == TRUE and (
         old_stalled.get("status") != TRUE or old_stalled.get("reason") != new_stalled.get("reason")
     ):
-        events.append(EventSpec("Warning", new_stalled.get("reason") or "Stalled", new_stalled.get("message", "")))
+        events.append(
+            EventSpec("Warning", new_stalled.get("reason") or "Stalled", new_stalled.get("message", ""))
+        )
     if old_stalled.get("status") == TRUE and new_stalled.get("status") != TRUE:
         events.append(EventSpec("Normal", "Recovered", "No longer stalled: " + (new.get("message") or "")))
     return events

@@ -14,7 +14,9 @@ from modelops_operator.runtime_context import RuntimeContext
 
 def register(registry: kopf.OperatorRegistry, context: RuntimeContext) -> Lifecycle:
     providers = [
-        TwilioAutopilotProvider(TwilioAutopilotClient(context.upstream("twilio-autopilot", context.settings.twilio_autopilot_url))),
+        TwilioAutopilotProvider(
+            TwilioAutopilotClient(context.upstream("twilio-autopilot", context.settings.twilio_autopilot_url))
+        ),
     ]
     lifecycle = context.lifecycle(MODELBUILD, providers)
     register_kind(registry, lifecycle, context.settings)

@@ -15,7 +15,9 @@ class Backoff:
     # A Retry-After longer than this is clamped, so a broken upstream cannot park a resource for hours.
     max_retry_after: float = 300.0
 
-    def delay(self, attempt: int, retry_after: float | None = None, rng: random.Random | None = None) -> float:
+    def delay(
+        self, attempt: int, retry_after: float | None = None, rng: random.Random | None = None
+    ) -> float:
         """Seconds to wait before retry number `attempt` (1-based).
 
         Retry-After, when present, is honoured as the minimum wait: the upstream knows its own limit.

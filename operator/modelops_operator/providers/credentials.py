@@ -29,7 +29,9 @@ class TwilioCredentials(BaseModel):
                 password=SecretStr(data["apiKeySecret"].strip()),
             )
         if account_sid and data.get("authToken"):
-            return cls(account_sid=account_sid, username=account_sid, password=SecretStr(data["authToken"].strip()))
+            return cls(
+                account_sid=account_sid, username=account_sid, password=SecretStr(data["authToken"].strip())
+            )
         raise MissingCredentialKeys(
             "expected keys 'accountSid' and 'authToken', or 'apiKeySid', 'apiKeySecret' and 'accountSid'"
         )

@@ -39,7 +39,9 @@ class HttpPolicy(BaseModel):
     @property
     def backoff(self) -> Backoff:
         return Backoff(
-            base=self.backoff_base_seconds, cap=self.backoff_max_seconds, max_retry_after=self.max_retry_after_seconds
+            base=self.backoff_base_seconds,
+            cap=self.backoff_max_seconds,
+            max_retry_after=self.max_retry_after_seconds,
         )
 
 
@@ -108,7 +110,13 @@ class UpstreamHTTP:
                 delay = backoff.delay(attempt, error.retry_after)
                 log.info(
                     "%s %s %s failed (%s); retry %d/%d in %.2fs",
-                    self.name, method, path, error, attempt, self.policy.max_attempts - 1, delay,
+                    self.name,
+                    method,
+                    path,
+                    error,
+                    attempt,
+                    self.policy.max_attempts - 1,
+                    delay,
                 )
                 if self._metrics is not None:
                     self._metrics.upstream_retries.labels(self.name).inc()

@@ -54,7 +54,9 @@ def snapshot(stack: Stack) -> list[Row]:
     for definition in ALL_KINDS:
         for obj in stack.cluster.objects(GROUP, VERSION, definition.plural, stack.namespace):
             status = obj.get("status") or {}
-            ready = next((c.get("status", "") for c in status.get("conditions") or [] if c.get("type") == "Ready"), "")
+            ready = next(
+                (c.get("status", "") for c in status.get("conditions") or [] if c.get("type") == "Ready"), ""
+            )
             meta = obj.get("metadata") or {}
             rows.append(
                 Row(
@@ -83,7 +85,9 @@ def render(rows: list[Row], elapsed: float) -> str:
 async def run_sandbox(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     examples = Path(args.examples) if args.examples else Path.cwd() / "examples"
     if not examples.is_dir():
-        print(f"no examples directory at {examples} (run from the repository root or pass --examples)", file=out)
+        print(
+            f"no examples directory at {examples} (run from the repository root or pass --examples)", file=out
+        )
         return 2
     manifests = load_examples(examples)
     log_path = Path(args.kubeconfig).parent / "operator.log"
@@ -95,7 +99,9 @@ async def run_sandbox(args: argparse.Namespace, out: TextIO = sys.stdout) -> int
         kubeconfig = stack.cluster.write_kubeconfig(args.kubeconfig)
         print(f"emulated Kubernetes API: {stack.cluster.url}", file=out)
         print(f"fake Twilio Autopilot:   {stack.autopilot.url}", file=out)
-        print(f"kubeconfig: {kubeconfig}  (try: KUBECONFIG={kubeconfig} kubectl get modelops -o wide)", file=out)
+        print(
+            f"kubeconfig: {kubeconfig}  (try: KUBECONFIG={kubeconfig} kubectl get modelops -o wide)", file=out
+        )
         print(f"operator log: {log_path}", file=out)
         async with stack.operator():
             for manifest in manifests:
@@ -123,7 +129,9 @@ async def _watch(stack: Stack, args: argparse.Namespace, out: TextIO) -> int:
             if rows and all(r.terminal for r in rows):
                 return _verdict(rows, out)
             if elapsed > args.timeout:
-                print(f"timeout after {args.timeout:.0f}s: not every example reached a terminal phase", file=out)
+                print(
+                    f"timeout after {args.timeout:.0f}s: not every example reached a terminal phase", file=out
+                )
                 _verdict(rows, out)
                 return 1
         await asyncio.sleep(1.0)

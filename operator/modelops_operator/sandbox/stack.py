@@ -79,7 +79,9 @@ class Stack:
             run_operator(
                 self.settings(**overrides),
                 namespaces=[self.namespace],
-                connection=kopf.ConnectionInfo(server=self.cluster.url, insecure=True, default_namespace=self.namespace),
+                connection=kopf.ConnectionInfo(
+                    server=self.cluster.url, insecure=True, default_namespace=self.namespace
+                ),
                 stop_flag=stop_flag,
                 ready_flag=ready_flag,
                 standalone=True,
@@ -123,5 +125,8 @@ async def local_stack(
         autopilot.add_account(SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN)
         async with autopilot:
             yield Stack(
-                cluster=cluster, autopilot=autopilot, namespace=namespace, settings_overrides=settings_overrides
+                cluster=cluster,
+                autopilot=autopilot,
+                namespace=namespace,
+                settings_overrides=settings_overrides,
             )

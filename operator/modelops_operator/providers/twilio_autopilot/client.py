@@ -88,7 +88,9 @@ class TwilioAutopilotClient:
             ok=(204, 200),
         )
 
-    async def list(self, auth: httpx.Auth, assistant_sid: str, *, page_size: int = 50) -> AsyncIterator[ModelBuild]:
+    async def list(
+        self, auth: httpx.Auth, assistant_sid: str, *, page_size: int = 50
+    ) -> AsyncIterator[ModelBuild]:
         """Every build of the assistant, following `meta.next_page_url` verbatim (same origin only)."""
         next_url: str | None = f"{self._builds(assistant_sid)}?PageSize={page_size}"
         while next_url:

@@ -7,8 +7,8 @@ import re
 
 from modelops_operator.api.modelbuild import TwilioAutopilotBuildSpec
 from modelops_operator.providers.base import (
-    Found,
     FindResult,
+    Found,
     NotFound,
     Observation,
     Provider,
@@ -49,8 +49,10 @@ def observation_of(build: ModelBuild, wanted_unique_name: str | None) -> Observa
     state = STATES.get(status, RemoteState.RUNNING)
     failure = None
     if state is RemoteState.FAILED:
-        failure = f"the model build failed with error code {build.error_code}" if build.error_code else (
-            "the model build failed"
+        failure = (
+            f"the model build failed with error code {build.error_code}"
+            if build.error_code
+            else ("the model build failed")
         )
     elif state is RemoteState.CANCELED:
         failure = "the model build was canceled upstream"
@@ -105,7 +107,9 @@ class TwilioAutopilotProvider(Provider[TwilioAutopilotBuildSpec, TwilioCredentia
 
     async def observe(self, request: AutopilotRequest, external_id: str) -> Observation | None:
         try:
-            build = await self._client.fetch(request.credentials.auth(), request.spec.assistant_sid, external_id)
+            build = await self._client.fetch(
+                request.credentials.auth(), request.spec.assistant_sid, external_id
+            )
         except NotFoundError:
             return None
         return observation_of(build, request.spec.unique_name)
