@@ -38,8 +38,8 @@ class RuntimeContext:
             )
         return self._upstreams[name]
 
-    def lifecycle(self, kind: KindDefinition, providers: list[Any]) -> Lifecycle:
-        return Lifecycle(kind, providers, self.kube, self.settings, self.metrics, events=self.events)
+    def lifecycle(self, kind: KindDefinition, providers: list[Any], **options: Any) -> Lifecycle:
+        return Lifecycle(kind, providers, self.kube, self.settings, self.metrics, self.events, **options)
 
     async def aclose(self) -> None:
         for upstream in self._upstreams.values():

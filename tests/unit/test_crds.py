@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from modelops_operator.api.crd import dump_crd, render_crd
-from modelops_operator.api.kinds import ALL_KINDS, MODELBUILD
+from modelops_operator.api.kinds import ALL_KINDS, MODELBUILD, MODELRUN
 from tests.support.crd_validation import cel_errors, schema_errors
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,3 +110,46 @@ def test_unique_name_may_change() -> None:
     old = _mb(uniqueName="a")
     new = _mb(uniqueName="b")
     assert cel_errors(CRD, new, old) == []
+
+
+RUN_CRD = render_crd(MODELRUN)
+
+
+def _mr(**models_api: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "modelops.dev/v1alpha1",
+        "kind": "ModelRun",
+        "metadata": {"name": "r"},
+        "spec": {
+            "modelsApi": {"projectName": "shop", **models_api},
+            "credentialsSecretRef": {"name": "models"},
+        },
+    }
+
+
+def test_modelrun_names_and_columns() -> None:
+    crd = yaml.safe_load((ROOT / "deploy/crds/modelruns.yaml").read_text())
+    assert crd["spec"]["names"]["shortNames"] == ["mr"]
+    columns = [
+        c["name"] for c in crd["spec"]["versions"][0]["additionalPrinterColumns"] if not c.get("priority")
+    ]
+    assert columns == ["Ready", "Phase", "Run-ID", "Steps", "Tests", "Age"]
+
+
+def test_modelrun_schema() -> None:
+    assert schema_errors(RUN_CRD, _mr(modelNames=["a", "b"], fullRefresh=True)) == []
+    assert any("projectName" in e for e in schema_errors(RUN_CRD, _mr(projectName="has space")))
+
+
+def test_modelrun_spec_is_immutable_except_deletion_policy() -> None:
+    old = _mr(modelNames=["a"])
+    changed = _mr(modelNames=["a", "b"])
+    assert cel_errors(RUN_CRD, changed, old) == [
+        "spec: a ModelRun is immutable once created (only spec.deletionPolicy may change); create a new one"
+    ]
+    orphan = copy.deepcopy(old)
+    orphan["spec"]["deletionPolicy"] = "Orphan"
+    assert cel_errors(RUN_CRD, orphan, old) == []
+    polled = copy.deepcopy(old)
+    polled["spec"]["polling"] = {"intervalSeconds": 5}
+    assert cel_errors(RUN_CRD, polled, old) != []

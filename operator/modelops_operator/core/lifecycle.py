@@ -45,6 +45,7 @@ from modelops_operator.providers.errors import (
     AuthenticationError,
     PermanentUpstreamError,
     TransientUpstreamError,
+    UpstreamError,
 )
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,9 @@ class Lifecycle:
         settings: Settings,
         metrics: Metrics,
         events: EventSink = kopf_events,
+        *,
+        phase_names: dict[RemoteState, str] | None = None,
+        poll_when_terminal: bool = True,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC),
     ) -> None:
@@ -89,6 +93,10 @@ class Lifecycle:
         self.settings = settings
         self.metrics = metrics
         self.events = events
+        # e.g. an AssistantTool in sync is "Ready" where a build is "Succeeded"
+        self.phase_names = phase_names or {}
+        # one-shot kinds (runs) stop polling once terminal: a finished run never changes
+        self.poll_when_terminal = poll_when_terminal
         self.clock = clock
         self.now = now
         self.backoff = Backoff(
@@ -122,6 +130,8 @@ class Lifecycle:
         if trigger == "timer":
             if now < memory.next_poll_at:
                 return False
+            if not self.poll_when_terminal and view.status.get("phase") in TERMINAL_PHASES:
+                return False
             stalled = st.condition(view.status, st.STALLED)
             if (
                 stalled.get("status") == st.TRUE
@@ -133,8 +143,8 @@ class Lifecycle:
 
     def _schedule(self, view: ObjectView, memory: ObjectMemory, outcome: st.Outcome) -> None:
         polling = view.spec.get("polling") or {}
-        terminal = outcome.phase in _TERMINAL_PHASES or (
-            outcome.phase is None and view.status.get("phase") in _TERMINAL_PHASES
+        terminal = outcome.phase in TERMINAL_PHASES or (
+            outcome.phase is None and view.status.get("phase") in TERMINAL_PHASES
         )
         if terminal:
             interval = float(polling.get("driftIntervalSeconds") or self.settings.drift_interval_seconds)
@@ -164,7 +174,7 @@ class Lifecycle:
                     view, "Normal", "Updated", f"Updated remote object {external_id} to match the spec."
                 )
             memory.failures = 0
-            return self._timed(view, memory, st.outcome_for(observation))
+            return self._timed(view, memory, self._outcome(observation))
         except InvalidSpec as error:
             return st.stalled("InvalidSpec", str(error), phase=view.status.get("phase") or "Pending")
         except SecretNotFound as error:
@@ -229,6 +239,9 @@ class Lifecycle:
             )
         return st.progressing("Retrying", message, phase=view.status.get("phase") or "Pending")
 
+    def _outcome(self, observation: Observation) -> st.Outcome:
+        return st.outcome_for(observation, terminal_phase_names=self.phase_names)
+
     def _timed(self, view: ObjectView, memory: ObjectMemory, outcome: st.Outcome) -> st.Outcome:
         """A non-terminal remote object that outlived its timeout or attempts is Stalled (reason Timeout)."""
         if outcome.phase != "Running":
@@ -284,7 +297,7 @@ class Lifecycle:
                 "Recovered",
                 f"Found remote object {observation.external_id} created by an earlier attempt; not creating another.",
             )
-            return self._timed(view, memory, st.outcome_for(observation))
+            return self._timed(view, memory, self._outcome(observation))
         if isinstance(found, Ambiguous):
             listed = ", ".join(found.candidates)
             return st.stalled(
@@ -295,11 +308,25 @@ class Lifecycle:
             )
         if isinstance(found, Undecidable):
             return st.stalled("CreateUnconfirmed", found.message, phase="Pending")
-        observation = await provider.create(request)
+        try:
+            observation = await provider.create(request)
+        except UpstreamError as error:
+            if error.status is not None and (
+                error.status < 500 or error.status in provider.create_unprocessed_statuses
+            ):
+                # The upstream answered and certainly created nothing: no lookup needed next time.
+                await self._clear_marker(view, memory)
+            raise
         self.metrics.remote_creates.labels(self.kind.kind, provider.key).inc()
         await self._remember_external_id(view, memory, observation)
         self._event(view, "Normal", "Created", f"Created remote object {observation.external_id}.")
-        return self._timed(view, memory, st.outcome_for(observation))
+        return self._timed(view, memory, self._outcome(observation))
+
+    async def _clear_marker(self, view: ObjectView, memory: ObjectMemory) -> None:
+        memory.pending_since = None
+        await self.kube.merge_patch(
+            view.path, {"metadata": {"annotations": {ANNOTATION_CREATE_PENDING: None}}}
+        )
 
     async def _remember_external_id(
         self, view: ObjectView, memory: ObjectMemory, observation: Observation
@@ -310,9 +337,13 @@ class Lifecycle:
             view.path, {"metadata": {"annotations": {ANNOTATION_EXTERNAL_ID: observation.external_id}}}
         )
         patch: dict[str, Any] = {"externalId": observation.external_id}
-        key = self._provider_key(view)
-        if key is not None:
-            patch[key] = self.providers[key].creation_saved(observation)
+        key, provider = self._provider_key(view), self._provider_of(view)
+        if provider is not None:
+            saved = provider.creation_saved(observation)
+            if key is not None:
+                patch[key] = saved
+            else:
+                patch.update(saved)
         await self._patch_status(view, memory, patch)
 
     async def _remote_missing(
@@ -414,22 +445,34 @@ class Lifecycle:
     # ------------------------------------------------------------------------------------------------ helpers
 
     def _select(self, view: ObjectView) -> Selected:
-        present = [key for key in self.providers if view.spec.get(key) is not None]
-        if len(present) != 1:
-            raise InvalidSpec(f"exactly one provider block must be set: {', '.join(self.providers)}")
-        provider = self.providers[present[0]]
+        if "" in self.providers:
+            # A kind whose spec is itself the provider's (AssistantTool): no provider block to choose.
+            key, provider, raw = "", self.providers[""], view.spec
+        else:
+            present = [key for key in self.providers if view.spec.get(key) is not None]
+            if len(present) != 1:
+                raise InvalidSpec(f"exactly one provider block must be set: {', '.join(self.providers)}")
+            key = present[0]
+            provider, raw = self.providers[key], view.spec[key]
         try:
-            spec = provider.spec_model.model_validate(view.spec[present[0]])
+            spec = provider.spec_model.model_validate(raw)
         except ValidationError as error:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}" for item in error.errors()
             )
-            raise InvalidSpec(f"spec.{present[0]} is invalid: {problems}") from None
+            raise InvalidSpec(f"spec{'.' + key if key else ''} is invalid: {problems}") from None
         return Selected(provider=provider, spec=spec, common=view.spec)
 
     def _provider_key(self, view: ObjectView) -> str | None:
-        present = [key for key in self.providers if view.spec.get(key) is not None]
+        """The status key of the provider's mirrored block (None for root-spec kinds: fields go top-level)."""
+        present = [key for key in self.providers if key and view.spec.get(key) is not None]
         return present[0] if len(present) == 1 else None
+
+    def _provider_of(self, view: ObjectView) -> AnyProvider | None:
+        if "" in self.providers:
+            return self.providers[""]
+        key = self._provider_key(view)
+        return None if key is None else self.providers[key]
 
     async def _credentials(self, view: ObjectView, selected: Selected) -> Any:
         name = (view.spec.get("credentialsSecretRef") or {}).get("name")
@@ -446,7 +489,9 @@ class Lifecycle:
             spec=selected.spec,
             credentials=credentials,
             pending_since=view.pending_since(memory),
-            saved=dict(view.status.get(selected.provider.key) or {}),
+            saved=dict(view.status.get(selected.provider.key) or {})
+            if selected.provider.key
+            else dict(view.status),
         )
 
     async def _patch_status(self, view: ObjectView, memory: ObjectMemory, patch: dict[str, Any]) -> None:
@@ -468,6 +513,10 @@ class Lifecycle:
         new = dict(memory.status or {})
         for event in st.transition_events(current, new):
             self._event(view, event.type, event.reason, event.message)
+        provider = self._provider_of(view)
+        if provider is not None:
+            for type_, reason, message in provider.transition_events(current, new):
+                self._event(view, type_, reason, message)
         if new.get("phase") != current.get("phase") and new.get("phase"):
             log.info(
                 "%s %s/%s: phase %s → %s",
@@ -487,7 +536,7 @@ class Lifecycle:
             self._event(view, "Warning", reason, message)
 
 
-_TERMINAL_PHASES = {"Succeeded", "Failed", "Canceled"}
+TERMINAL_PHASES = frozenset({"Succeeded", "Failed", "Canceled", "Ready"})
 # Stalled reasons that only a person can fix (a new generation or reconcile-requested-at retries).
 _FINAL_REASONS = {
     "RemoteFailed",

@@ -35,6 +35,7 @@ class Outcome:
     remote_status: str | None = None
     external_id: str | None = None
     status_block: dict[str, Any] | None = None
+    status_fields: dict[str, Any] | None = None
     # Stalled outcomes that may heal without a spec change (a Secret created later) are re-checked.
     recheck: bool = False
     from_observation: bool = False
@@ -64,6 +65,7 @@ def outcome_for(
         remote_status=word,
         external_id=observation.external_id,
         status_block=observation.status_block,
+        status_fields=observation.status_fields,
         from_observation=True,
     )
     if state is RemoteState.SUCCEEDED:
@@ -188,18 +190,32 @@ def status_patch(
         wanted["externalId"] = outcome.external_id
     wanted.update(outcome.extra)
     patch = {key: value for key, value in wanted.items() if current.get(key) != value}
+    # Stored objects drop null fields (merge-patch semantics): compare without them, and send explicit
+    # nulls only for fields that disappeared.
     if outcome.status_block is not None and provider_key:
-        # Stored objects drop null fields (merge-patch semantics), so compare without them and send
-        # explicit nulls only for fields that disappeared.
-        block = {k: v for k, v in outcome.status_block.items() if v is not None}
+        block = _without_nulls(outcome.status_block)
         old_block = current.get(provider_key) or {}
         if old_block != block:
             patch[provider_key] = {**{k: None for k in old_block if k not in block}, **block}
+    for key, value in _without_nulls(outcome.status_fields or {}).items():
+        if current.get(key) != value:
+            patch[key] = value
+    for key, value in (outcome.status_fields or {}).items():
+        if value is None and current.get(key) is not None:
+            patch[key] = None
     if not patch:
         return None
     if outcome.from_observation:
         patch["lastSyncedAt"] = stamp
     return patch
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(item) for item in value]
+    return value
 
 
 @dataclass(frozen=True)

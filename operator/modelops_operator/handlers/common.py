@@ -8,9 +8,7 @@ import kopf
 
 from modelops_operator.api.common import ANNOTATION_PAUSED, ANNOTATION_RECONCILE_REQUESTED, GROUP, VERSION
 from modelops_operator.config import Settings
-from modelops_operator.core.lifecycle import Lifecycle
-
-TERMINAL_PHASES = frozenset({"Succeeded", "Failed", "Canceled"})
+from modelops_operator.core.lifecycle import TERMINAL_PHASES, Lifecycle
 
 
 def _terminal(status: Any, **_: Any) -> bool:
@@ -53,6 +51,9 @@ def register_kind(registry: kopf.OperatorRegistry, lifecycle: Lifecycle, setting
         interval=settings.poll_interval_seconds,
         when=_not_terminal,
     )(on_tick)
+    if not lifecycle.poll_when_terminal:
+        kopf.on.delete(*resource, registry=registry, id=f"{prefix}-delete")(on_delete)
+        return
     kopf.timer(
         *resource,
         registry=registry,

@@ -45,6 +45,10 @@ class Observation:
     failure_message: str | None = None
     # False when the spec asks for something the remote object does not have (then `update` is called).
     up_to_date: bool = True
+    # What differs from the spec, in words a person reads in the Event (e.g. "description", "attachments").
+    differences: tuple[str, ...] = ()
+    # Kind-level fields written at the top of `.status` (e.g. a run's steps and test totals).
+    status_fields: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,7 @@ class Request(Generic[SpecT, CredT]):
 class Provider(abc.ABC, Generic[SpecT, CredT]):
     """One upstream behind one kind. Subclasses implement the abstract methods."""
 
-    #: the spec block key, e.g. "twilioAutopilot"
+    #: the spec block key, e.g. "twilioAutopilot"; "" when the kind's spec itself is the provider's
     key: str
     #: the upstream's short name, for metrics and messages
     upstream: str
@@ -107,6 +111,9 @@ class Provider(abc.ABC, Generic[SpecT, CredT]):
     recreate_when_deleted_remotely: bool = True
     #: whether `find` also runs before a first create (cheap, exact lookups such as a unique name)
     find_without_marker: bool = False
+    #: 5xx statuses of a create call after which the upstream certainly did not create anything
+    #: (any 4xx means that too); the pending marker is then cleared so the next attempt creates again
+    create_unprocessed_statuses: frozenset[int] = frozenset({429})
 
     @abc.abstractmethod
     def credentials(self, secret_data: dict[str, str]) -> CredT:
@@ -132,6 +139,11 @@ class Provider(abc.ABC, Generic[SpecT, CredT]):
     async def delete(self, request: Request[SpecT, CredT], external_id: str) -> bool:
         """Delete (or cancel) the remote object. True once the upstream confirms it is gone or finished."""
 
+    def transition_events(self, old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, str, str]]:
+        """Provider-specific Events (type, reason, message) for a status change, e.g. a failed step."""
+        return []
+
     def creation_saved(self, observation: Observation) -> dict[str, Any]:
-        """Extra status written right after create (ids a later step needs). Default: the status block."""
-        return observation.status_block
+        """Status written right after create (ids a later step needs): the status block, or for root-spec
+        kinds the top-level fields."""
+        return observation.status_block if self.key else observation.status_fields
