@@ -1,0 +1,235 @@
+"""Async client for the Models API model runs (UPSTREAMS.md §3). No Kubernetes knowledge here.
+
+Routes are under ``/v1`` of the configured base URL. Every trigger creates a new run (there is no
+idempotency key), so :meth:`ModelsApiClient.trigger` is never retried once the upstream may have acted on
+it; finding a run after a lost answer is the caller's job (:meth:`ModelsApiClient.list`).
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import AsyncIterator
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from modelops_operator.providers.errors import MalformedResponseError, PermanentUpstreamError, UpstreamError
+from modelops_operator.providers.http import UpstreamHTTP, parse_json
+from modelops_operator.providers.models_api.credentials import ModelsApiCredentials
+
+__all__ = [
+    "RUN_STATUSES",
+    "STEP_STATUSES",
+    "TERMINAL_RUN_STATUSES",
+    "TEST_STATUSES",
+    "UPSTREAM",
+    "CompileDiagnostics",
+    "ModelRun",
+    "ModelRunStep",
+    "ModelTestResult",
+    "ModelsApiClient",
+]
+
+UPSTREAM = "models-api"
+RUN_STATUSES = frozenset({"PENDING", "RUNNING", "SUCCESS", "FAILED", "CANCELLED"})
+TERMINAL_RUN_STATUSES = frozenset({"SUCCESS", "FAILED", "CANCELLED"})
+STEP_STATUSES = frozenset({"PENDING", "RUNNING", "SUCCESS", "FAILED", "SKIPPED", "CANCELLED"})
+TEST_STATUSES = frozenset({"PASS", "FAIL", "ERROR"})
+RUNS_PATH = "/v1/model-runs"
+# Statuses with which the upstream refuses to cancel a run that is already terminal.
+ALREADY_TERMINAL_STATUSES = frozenset({400, 409})
+
+
+class CompileDiagnostics(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    warnings: list[str] = Field(default_factory=list)
+    errors: list[str] = Field(default_factory=list)
+
+
+class ModelRun(BaseModel):
+    """One run as the upstream renders it. Optional fields are omitted upstream: None here."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    status: str
+    trigger_type: str | None = None
+    triggered_by: str | None = None
+    project_name: str | None = None
+    model_names: list[str] | None = None
+    full_refresh: bool | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    created_at: str | None = None
+    error_message: str | None = None
+    compile_diagnostics: CompileDiagnostics | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL_RUN_STATUSES
+
+
+class ModelRunStep(BaseModel):
+    """The execution of one model within a run."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    status: str
+    run_id: str | None = None
+    model_name: str | None = None
+    rows_affected: int | None = None
+    error_message: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    depends_on: list[str] | None = None
+
+
+class ModelTestResult(BaseModel):
+    """The result of one test of a step's model."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    status: str
+    run_step_id: str | None = None
+    test_name: str | None = None
+    rows_returned: int | None = None
+    error_message: str | None = None
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+class ModelsApiClient:
+    def __init__(self, http: UpstreamHTTP) -> None:
+        self._http = http
+
+    @staticmethod
+    def _run_path(run_id: str) -> str:
+        return f"{RUNS_PATH}/{quote(run_id, safe='')}"
+
+    async def trigger(
+        self,
+        auth: ModelsApiCredentials,
+        *,
+        project_name: str,
+        model_names: builtins.list[str] | None = None,
+        target_catalog: str | None = None,
+        target_schema: str | None = None,
+        full_refresh: bool | None = None,
+    ) -> ModelRun:
+        """Start a new run. Not idempotent: retried only where the upstream cannot have acted on it."""
+        fields: dict[str, Any] = {
+            "project_name": project_name,
+            "model_names": None if model_names is None else builtins.list(model_names),
+            "target_catalog": target_catalog,
+            "target_schema": target_schema,
+            "full_refresh": full_refresh,
+        }
+        response = await self._http.request(
+            "POST",
+            RUNS_PATH,
+            headers=auth.headers(),
+            json={key: value for key, value in fields.items() if value is not None},
+            idempotent=False,
+            ok=(201, 200),
+        )
+        return _one(ModelRun, parse_json(UPSTREAM, response), "model run")
+
+    async def get(self, auth: ModelsApiCredentials, run_id: str) -> ModelRun:
+        """Read one run; an unknown id raises NotFoundError."""
+        response = await self._http.request(
+            "GET", self._run_path(run_id), headers=auth.headers(), idempotent=True
+        )
+        return _one(ModelRun, parse_json(UPSTREAM, response), "model run")
+
+    async def list(
+        self, auth: ModelsApiCredentials, *, status: str | None = None, max_results: int = 100
+    ) -> AsyncIterator[ModelRun]:
+        """Every run (newest first), optionally only those in ``status``, following ``next_page_token``."""
+        headers = auth.headers()
+        token: str | None = None
+        seen: set[str] = set()
+        while True:
+            params: dict[str, str | int] = {"max_results": max_results}
+            if status is not None:
+                params["status"] = status
+            if token is not None:
+                params["page_token"] = token
+            response = await self._http.request(
+                "GET", RUNS_PATH, headers=headers, params=params, idempotent=True
+            )
+            page = parse_json(UPSTREAM, response)
+            for item in _data(page, "model run list"):
+                yield _one(ModelRun, item, "model run")
+            next_token = page.get("next_page_token")
+            if next_token is None or next_token == "":
+                return
+            if not isinstance(next_token, str) or next_token in seen:
+                raise _malformed("next_page_token is not a new string (the listing would never end)")
+            seen.add(next_token)
+            token = next_token
+
+    async def cancel(self, auth: ModelsApiCredentials, run_id: str) -> ModelRun | None:
+        """Cancel a PENDING or RUNNING run and return it (CANCELLED).
+
+        None means the upstream refused because the run is already terminal (400, or 409): read it again to
+        learn how it ended. Unknown runs raise NotFoundError. Safe to retry: a second cancel is refused.
+        """
+        try:
+            response = await self._http.request(
+                "POST", f"{self._run_path(run_id)}/cancel", headers=auth.headers(), idempotent=True
+            )
+        except PermanentUpstreamError as error:
+            if error.status in ALREADY_TERMINAL_STATUSES:
+                return None
+            raise
+        return _one(ModelRun, parse_json(UPSTREAM, response), "model run")
+
+    async def steps(self, auth: ModelsApiCredentials, run_id: str) -> builtins.list[ModelRunStep]:
+        """Every step of a run (one page holds them all)."""
+        response = await self._http.request(
+            "GET", f"{self._run_path(run_id)}/steps", headers=auth.headers(), idempotent=True
+        )
+        return [
+            _one(ModelRunStep, item, "step") for item in _data(parse_json(UPSTREAM, response), "step list")
+        ]
+
+    async def test_results(
+        self, auth: ModelsApiCredentials, run_id: str, step_id: str
+    ) -> builtins.list[ModelTestResult]:
+        """The test results of one step of a run."""
+        path = f"{self._run_path(run_id)}/steps/{quote(step_id, safe='')}/test-results"
+        response = await self._http.request("GET", path, headers=auth.headers(), idempotent=True)
+        items = _data(parse_json(UPSTREAM, response), "test result list")
+        return [_one(ModelTestResult, item, "test result") for item in items]
+
+
+def _data(page: Any, what: str) -> builtins.list[Any]:
+    if not isinstance(page, dict):
+        raise _malformed(f"{what} is not an object")
+    items = page.get("data", [])
+    if items is None:
+        return []
+    if not isinstance(items, builtins.list):
+        raise _malformed(f"{what}: 'data' is not an array")
+    return items
+
+
+def _one(model: type[_Model], body: Any, what: str) -> _Model:
+    if not isinstance(body, dict):
+        raise _malformed(f"{what} is not an object")
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()
+        )
+        raise _malformed(f"{what} does not match the contract ({problems})") from exc
+
+
+def _malformed(message: str) -> UpstreamError:
+    return MalformedResponseError(upstream=UPSTREAM, message=message, code="malformed")
