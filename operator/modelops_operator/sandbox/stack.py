@@ -19,9 +19,15 @@ from modelops_operator.config import Settings
 from modelops_operator.runtime import run_operator
 from modelops_operator.sandbox.cluster import EmulatedCluster
 from modelops_operator.sandbox.fakes import TwilioAutopilotFake
+from modelops_operator.sandbox.fakes.datarobot import DataRobotFake
+from modelops_operator.sandbox.fakes.models_api import ModelsApiFake
+from modelops_operator.sandbox.fakes.twilio_assistants import TwilioAssistantsFake
 
+# Obviously fake credentials that the sandbox's fakes accept (the examples' Secrets carry the same).
 SANDBOX_ACCOUNT_SID = "AC00000000000000000000000000000000"
 SANDBOX_AUTH_TOKEN = "sandbox-auth-token"
+SANDBOX_MODELS_API_KEY = "sandbox-models-api-key"
+SANDBOX_DATAROBOT_TOKEN = "sandbox-datarobot-token"
 
 
 @dataclass
@@ -49,12 +55,18 @@ class OperatorHandle:
 class Stack:
     cluster: EmulatedCluster
     autopilot: TwilioAutopilotFake
+    assistants: TwilioAssistantsFake
+    models_api: ModelsApiFake
+    datarobot: DataRobotFake
     namespace: str = "default"
     settings_overrides: dict[str, Any] = field(default_factory=dict)
 
     def settings(self, **overrides: Any) -> Settings:
         values: dict[str, Any] = {
             "twilio_autopilot_url": self.autopilot.url,
+            "twilio_assistants_url": self.assistants.url,
+            "models_api_url": self.models_api.url,
+            "datarobot_url": self.datarobot.url,
             "poll_interval_seconds": 1.0,
             "drift_interval_seconds": 5.0,
             "metrics_port": 0,
@@ -123,10 +135,19 @@ async def local_stack(
             await cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
         autopilot = TwilioAutopilotFake(stage_seconds=stage_seconds)
         autopilot.add_account(SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN)
-        async with autopilot:
+        assistants = TwilioAssistantsFake()
+        assistants.add_account(SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN)
+        models_api = ModelsApiFake(pending_seconds=stage_seconds, step_seconds=stage_seconds)
+        models_api.add_api_key(SANDBOX_MODELS_API_KEY)
+        datarobot = DataRobotFake(stage_seconds=stage_seconds, accept_any_blueprint=True)
+        datarobot.add_token(SANDBOX_DATAROBOT_TOKEN)
+        async with autopilot, assistants, models_api, datarobot:
             yield Stack(
                 cluster=cluster,
                 autopilot=autopilot,
+                assistants=assistants,
+                models_api=models_api,
+                datarobot=datarobot,
                 namespace=namespace,
                 settings_overrides=settings_overrides,
             )
