@@ -4,6 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/.tools/bin:$(CURDIR)/$(BIN):$(PATH)
+# kind e2e (`make e2e`, needs Docker and kind): the cluster's name, the image tag it builds and loads into it;
+# E2E_KEEP=1 keeps the cluster afterwards.
+E2E_CLUSTER ?= modelops-e2e
+E2E_IMAGE ?= modelops-operator:e2e
+E2E_KEEP ?= 0
+export E2E_CLUSTER E2E_IMAGE E2E_KEEP
 
 .PHONY: sandbox test lint crds bench e2e clean
 
