@@ -52,6 +52,12 @@ def _sandbox(args: argparse.Namespace) -> int:
     return sandbox_main(args)
 
 
+def _fakes(args: argparse.Namespace) -> int:
+    from modelops_operator.sandbox.fakes_server import main as fakes_main
+
+    return fakes_main(args)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="modelops-operator", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
@@ -82,6 +88,14 @@ def parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--examples", default=None, help="directory of example manifests (default: bundled)")
     sandbox.add_argument("--kubeconfig", default=".sandbox/kubeconfig", help="where to write the kubeconfig")
     sandbox.set_defaults(func=_sandbox)
+
+    from modelops_operator.sandbox.fakes_server import add_arguments
+
+    fakes = sub.add_parser(
+        "fakes", help="serve the four fake upstreams standalone until SIGTERM (e2e clusters)"
+    )
+    add_arguments(fakes)
+    fakes.set_defaults(func=_fakes)
     return top
 
 

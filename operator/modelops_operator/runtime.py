@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from modelops_operator.api.common import GROUP
 from modelops_operator.config import Settings
 from modelops_operator.core.lifecycle import EventSink, kopf_events
-from modelops_operator.handlers import modelbuild
+from modelops_operator.handlers import assistanttool, modelbuild, modelrun
 from modelops_operator.runtime_context import RuntimeContext
 
 log = logging.getLogger(__name__)
@@ -24,11 +24,16 @@ def build_registry(context: RuntimeContext) -> kopf.OperatorRegistry:
     """A new registry per operator instance (tests run several, one after another, in one process)."""
     registry = kopf.OperatorRegistry()
     modelbuild.register(registry, context)
+    modelrun.register(registry, context)
+    assistanttool.register(registry, context)
 
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
         if context.connection is None:
-            context.connection = kopf.login_via_client(**kwargs)
+            # kopf's own loaders: in-cluster service account first, then KUBECONFIG (no extra packages).
+            context.connection = kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(
+                **kwargs
+            )
         return context.connection
 
     @kopf.on.startup(registry=registry)

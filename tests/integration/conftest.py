@@ -27,6 +27,7 @@ async def stack() -> AsyncIterator[Stack]:
         backoff_max_seconds=1.0,
         http_timeout_seconds=2.0,
     ) as stack:
+        stack.graceful_stop = False
         yield stack
 
 
@@ -91,9 +92,11 @@ async def wait_condition(
     status: str,
     reason: str | None = None,
     timeout: float = 20.0,  # noqa: ASYNC109
+    plural: str = "modelbuilds",
 ) -> dict[str, Any]:
     def probe() -> dict[str, Any] | None:
-        cond = condition(get_mb(stack, name), kind)
+        obj = stack.cluster.get_object(*API[:2], plural, stack.namespace, name)
+        cond = condition(obj, kind)
         if cond.get("status") == status and (reason is None or cond.get("reason") == reason):
             return cond
         return None

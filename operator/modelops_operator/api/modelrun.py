@@ -57,6 +57,7 @@ class ResultTotals(ApiModel):
 
 
 class RunStepStatus(ApiModel):
+    id: str | None = Field(default=None, description="The upstream's step id.")
     name: str
     status: str
     rows_affected: int | None = None

@@ -27,7 +27,7 @@ from modelops_operator.api.crd import KindDefinition
 from modelops_operator.config import Settings
 from modelops_operator.core import status as st
 from modelops_operator.core.kube import KubeClient, SecretNotFound
-from modelops_operator.core.resource import ObjectMemory, ObjectView, format_time, memory_of
+from modelops_operator.core.resource import ObjectMemory, ObjectView, format_time, memory_of, parse_time
 from modelops_operator.metrics import Metrics
 from modelops_operator.providers.backoff import Backoff
 from modelops_operator.providers.base import (
@@ -84,6 +84,7 @@ class Lifecycle:
         *,
         phase_names: dict[RemoteState, str] | None = None,
         poll_when_terminal: bool = True,
+        rejected_phase: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC),
     ) -> None:
@@ -93,8 +94,12 @@ class Lifecycle:
         self.settings = settings
         self.metrics = metrics
         self.events = events
-        # e.g. an AssistantTool in sync is "Ready" where a build is "Succeeded"
+        # e.g. an AssistantTool in sync is "Ready" where a build is "Succeeded" (any state can be named)
         self.phase_names = phase_names or {}
+        # the phase of a resource stalled by a permanent upstream rejection (None keeps the current phase)
+        self.rejected_phase = rejected_phase
+        # per object uid: the generation the remote object last matched (tells drift from spec edits)
+        self._synced_generation: dict[str, int | None] = {}
         # one-shot kinds (runs) stop polling once terminal: a finished run never changes
         self.poll_when_terminal = poll_when_terminal
         self.clock = clock
@@ -113,10 +118,13 @@ class Lifecycle:
             view = ObjectView.of(body, self.kind.plural, memory)
             if view.deleting:
                 return
+            _trust_stored_marker(view, memory)
             if not self._due(view, memory, trigger):
                 return
             memory.polls += 1
             outcome = await self._pass(view, memory)
+            if outcome.from_observation and outcome.ready.status == st.TRUE:
+                self._synced_generation[view.uid] = view.generation
             self._schedule(view, memory, outcome)
             await self._write_status(view, memory, outcome)
             self.metrics.reconciles.labels(
@@ -124,21 +132,28 @@ class Lifecycle:
             ).inc()
 
     def _due(self, view: ObjectView, memory: ObjectMemory, trigger: str) -> bool:
+        """Whether this wake-up should talk to the upstream.
+
+        `trigger` is "timer" (a poll tick), "event" (create, resume, spec change, pause toggled) or
+        "requested" (the reconcile-requested-at annotation: a person asks for a retry now).
+        """
         now = self.clock()
         if now < memory.not_before:
             return False  # honour Retry-After and backoff, whatever woke us
+        stalled = st.condition(view.status, st.STALLED)
+        if (
+            trigger != "requested"
+            and stalled.get("status") == st.TRUE
+            and stalled.get("observedGeneration") == view.generation
+            and stalled.get("reason") in _FINAL_REASONS
+            and not _answered(view, memory, stalled)
+        ):
+            return False  # needs a person: a new generation or reconcile-requested-at retries
         if trigger == "timer":
             if now < memory.next_poll_at:
                 return False
             if not self.poll_when_terminal and view.status.get("phase") in TERMINAL_PHASES:
                 return False
-            stalled = st.condition(view.status, st.STALLED)
-            if (
-                stalled.get("status") == st.TRUE
-                and stalled.get("observedGeneration") == view.generation
-                and stalled.get("reason") in _FINAL_REASONS
-            ):
-                return False  # needs a person; a new generation or reconcile-requested-at retries
         return True
 
     def _schedule(self, view: ObjectView, memory: ObjectMemory, outcome: st.Outcome) -> None:
@@ -169,10 +184,24 @@ class Lifecycle:
             if not view.status.get("externalId") and view.annotations.get(ANNOTATION_EXTERNAL_ID):
                 self._event(view, "Normal", "Adopted", f"Adopted existing remote object {external_id}.")
             if not observation.up_to_date:
+                drifted = self._drifted(view)
+                differences = ", ".join(observation.differences)
                 observation = await selected.provider.update(request, observation)
-                self._event(
-                    view, "Normal", "Updated", f"Updated remote object {external_id} to match the spec."
-                )
+                if drifted:
+                    self._event(
+                        view,
+                        "Normal",
+                        "DriftCorrected",
+                        f"Corrected drift on {external_id}: {differences or 'changed outside the operator'}",
+                    )
+                else:
+                    detail = f": {differences}" if differences else "."
+                    self._event(
+                        view,
+                        "Normal",
+                        "Updated",
+                        f"Updated remote object {external_id} to match the spec{detail}",
+                    )
             memory.failures = 0
             return self._timed(view, memory, self._outcome(observation))
         except InvalidSpec as error:
@@ -210,7 +239,8 @@ class Lifecycle:
                 ),
             )
         except PermanentUpstreamError as error:
-            return st.stalled("UpstreamRejected", str(error), phase=view.status.get("phase") or "Pending")
+            phase = self.rejected_phase or view.status.get("phase") or "Pending"
+            return st.stalled("UpstreamRejected", str(error), phase=phase)
         except TransientUpstreamError as error:
             return self._transient(view, memory, error)
 
@@ -240,7 +270,23 @@ class Lifecycle:
         return st.progressing("Retrying", message, phase=view.status.get("phase") or "Pending")
 
     def _outcome(self, observation: Observation) -> st.Outcome:
-        return st.outcome_for(observation, terminal_phase_names=self.phase_names)
+        outcome = st.outcome_for(observation, terminal_phase_names=self.phase_names)
+        phase = self.phase_names.get(observation.state)
+        return outcome if phase is None else dataclasses.replace(outcome, phase=phase)
+
+    def _drifted(self, view: ObjectView) -> bool:
+        """Whether the remote object moved away from a spec it had matched (rather than the spec changing).
+
+        True when the generation is the one the remote object last matched: remembered per object, and after a
+        restart read from the status (observed at this generation and Ready).
+        """
+        if view.uid in self._synced_generation:
+            return self._synced_generation[view.uid] == view.generation
+        return (
+            view.generation is not None
+            and view.status.get("observedGeneration") == view.generation
+            and st.condition(view.status, st.READY).get("status") == st.TRUE
+        )
 
     def _timed(self, view: ObjectView, memory: ObjectMemory, outcome: st.Outcome) -> st.Outcome:
         """A non-terminal remote object that outlived its timeout or attempts is Stalled (reason Timeout)."""
@@ -257,16 +303,13 @@ class Lifecycle:
             )
             message = f"Remote object {outcome.external_id} is still {outcome.remote_status} after {why}."
             timed_out = st.stalled("Timeout", message, phase="Running")
-            return st.Outcome(
-                phase=timed_out.phase,
+            # Keep what was observed (status block, run steps): only the verdict changes.
+            return dataclasses.replace(
+                outcome,
                 ready=timed_out.ready,
                 reconciling=timed_out.reconciling,
                 stalled=timed_out.stalled,
                 message=message,
-                remote_status=outcome.remote_status,
-                external_id=outcome.external_id,
-                status_block=outcome.status_block,
-                from_observation=True,
             )
         return outcome
 
@@ -311,10 +354,13 @@ class Lifecycle:
         try:
             observation = await provider.create(request)
         except UpstreamError as error:
-            if error.status is not None and (
-                error.status < 500 or error.status in provider.create_unprocessed_statuses
+            never_reached = error.status is None and error.code == "connect"
+            if never_reached or (
+                error.status is not None
+                and (400 <= error.status < 500 or error.status in provider.create_unprocessed_statuses)
             ):
-                # The upstream answered and certainly created nothing: no lookup needed next time.
+                # The upstream refused (or was never reached) and certainly created nothing: no lookup
+                # needed next time. A 2xx whose body does not parse is no refusal: something may exist.
                 await self._clear_marker(view, memory)
             raise
         self.metrics.remote_creates.labels(self.kind.kind, provider.key).inc()
@@ -395,6 +441,7 @@ class Lifecycle:
         memory = memory_of(memo)
         async with memory.lock:
             view = ObjectView.of(body, self.kind.plural, memory)
+            self._synced_generation.pop(view.uid, None)
             policy = view.spec.get("deletionPolicy") or DeletionPolicy.DELETE.value
             external_id = view.external_id(memory)
             if policy == DeletionPolicy.ORPHAN.value:
@@ -418,6 +465,14 @@ class Lifecycle:
                 request = self._request(view, memory, selected, credentials)
                 if not external_id:
                     found = await selected.provider.find(request)
+                    if isinstance(found, Undecidable):
+                        self._event(
+                            view,
+                            "Warning",
+                            "DeleteUnconfirmed",
+                            "Deleting nothing upstream: a remote object may have been created without its "
+                            f"id being saved, and it cannot be looked up. {found.message}",
+                        )
                     if not isinstance(found, Found):
                         return
                     external_id = found.observation.external_id
@@ -549,6 +604,22 @@ _FINAL_REASONS = {
     "AdoptionFailed",
     "RemoteDeleted",
 }
+
+
+def _trust_stored_marker(view: ObjectView, memory: ObjectMemory) -> None:
+    """Memory holds the pending marker only until the body shows it stored; from then on the body is the
+    truth, so a person removing the marker (to allow a new create) is seen without a restart."""
+    if memory.pending_since is not None and memory.pending_since == parse_time(
+        view.annotations.get(ANNOTATION_CREATE_PENDING)
+    ):
+        memory.pending_since = None
+
+
+def _answered(view: ObjectView, memory: ObjectMemory, stalled: Mapping[str, Any]) -> bool:
+    """A person answered a CreateUnconfirmed stall: set the external id (adopt) or removed the marker."""
+    return stalled.get("reason") == "CreateUnconfirmed" and (
+        bool(view.external_id(memory)) or view.pending_since(memory) is None
+    )
 
 
 def _with_pending(request: Request[Any, Any], pending: datetime.datetime | None) -> Request[Any, Any]:

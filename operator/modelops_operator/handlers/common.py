@@ -27,6 +27,9 @@ def register_kind(registry: kopf.OperatorRegistry, lifecycle: Lifecycle, setting
     async def on_change(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         await lifecycle.reconcile(body, memo, trigger="event")
 
+    async def on_request(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+        await lifecycle.reconcile(body, memo, trigger="requested")
+
     async def on_tick(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         await lifecycle.reconcile(body, memo, trigger="timer")
 
@@ -36,13 +39,13 @@ def register_kind(registry: kopf.OperatorRegistry, lifecycle: Lifecycle, setting
     kopf.on.create(*resource, registry=registry, id=f"{prefix}-create")(on_change)
     kopf.on.resume(*resource, registry=registry, id=f"{prefix}-resume")(on_change)
     kopf.on.update(*resource, registry=registry, id=f"{prefix}-spec", field="spec")(on_change)
-    for annotation in (ANNOTATION_RECONCILE_REQUESTED, ANNOTATION_PAUSED):
+    for annotation, handler in ((ANNOTATION_RECONCILE_REQUESTED, on_request), (ANNOTATION_PAUSED, on_change)):
         kopf.on.field(
             *resource,
             registry=registry,
             id=f"{prefix}-{annotation.rsplit('/', 1)[-1]}",
             field=("metadata", "annotations", annotation),
-        )(on_change)
+        )(handler)
     # Fast polling while the remote object is in progress, a slow drift check once it is terminal.
     kopf.timer(
         *resource,

@@ -94,8 +94,7 @@ async def run_sandbox(args: argparse.Namespace, out: TextIO = sys.stdout) -> int
     log_path.parent.mkdir(parents=True, exist_ok=True)
     _log_to(log_path)
     async with local_stack(cluster_port=args.port, stage_seconds=2.0) as stack:
-        # The sandbox's scripted world: builds whose unique name says "broken" fail with error 23001.
-        stack.autopilot.script("broken", outcome="failed", error_code=23001)
+        script_sandbox_world(stack)
         kubeconfig = stack.cluster.write_kubeconfig(args.kubeconfig)
         print(f"emulated Kubernetes API: {stack.cluster.url}", file=out)
         print(f"fake Twilio Autopilot:   {stack.autopilot.url}", file=out)
@@ -108,6 +107,27 @@ async def run_sandbox(args: argparse.Namespace, out: TextIO = sys.stdout) -> int
                 await stack.cluster.apply(manifest)
             print(f"applied {len(manifests)} example manifests from {examples}", file=out)
             return await _watch(stack, args, out)
+
+
+SHOP_GRAPH = {"stg_orders": [], "orders": ["stg_orders"], "revenue": ["orders"]}
+
+
+def script_sandbox_world(stack: Stack) -> None:
+    """What the fakes do for the examples: names that say "broken" fail, everything else succeeds."""
+    stack.autopilot.script("broken", outcome="failed", error_code=23001)
+    stack.datarobot.script("broken", outcome="ERROR", message="The LLM blueprint has no LLM selected")
+    stack.models_api.script(
+        "^jaffle-shop$",
+        models=SHOP_GRAPH,
+        tests={"orders": [("not_null_order_id", "PASS"), ("unique_order_id", "PASS")]},
+        rows_affected={"stg_orders": 1200, "orders": 1180, "revenue": 31},
+    )
+    stack.models_api.script(
+        "broken",
+        models=SHOP_GRAPH,
+        fail_models={"orders"},
+        tests={"stg_orders": [("not_null_order_id", "PASS"), ("accepted_status", "FAIL")]},
+    )
 
 
 async def _watch(stack: Stack, args: argparse.Namespace, out: TextIO) -> int:
