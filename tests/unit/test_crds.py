@@ -153,3 +153,61 @@ def test_modelrun_spec_is_immutable_except_deletion_policy() -> None:
     polled = copy.deepcopy(old)
     polled["spec"]["polling"] = {"intervalSeconds": 5}
     assert cel_errors(RUN_CRD, polled, old) != []
+
+
+def _dr(**datarobot: Any) -> dict[str, Any]:
+    block = {"llmBlueprintId": "65f0c0ffee0000000000beef", **datarobot}
+    return {
+        "apiVersion": "modelops.dev/v1alpha1",
+        "kind": "ModelBuild",
+        "metadata": {"name": "d"},
+        "spec": {"datarobot": block, "credentialsSecretRef": {"name": "datarobot"}},
+    }
+
+
+def test_valid_datarobot_modelbuild_passes_schema_and_rules() -> None:
+    obj = _dr(promptColumnName="question", targetColumnName="answer", llmTestConfigurationIds=["t1"])
+    assert schema_errors(CRD, obj) == []
+    assert cel_errors(CRD, obj) == []
+
+
+def test_datarobot_block_requires_a_blueprint() -> None:
+    obj = _dr()
+    del obj["spec"]["datarobot"]["llmBlueprintId"]
+    assert any("llmBlueprintId" in e for e in schema_errors(CRD, obj))
+
+
+def test_exactly_one_provider_block_with_both_blocks() -> None:
+    both = _dr()
+    both["spec"]["twilioAutopilot"] = {"assistantSid": "UA" + "a" * 32}
+    assert any("exactly one provider block" in e for e in cel_errors(CRD, both))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"llmBlueprintId": "65f0c0ffee0000000000cafe"},
+        {"promptColumnName": "question"},
+        {"llmTestConfigurationIds": ["t1"]},
+    ],
+)
+def test_datarobot_block_is_immutable(change: dict[str, Any]) -> None:
+    old = _dr()
+    new = _dr(**change)
+    assert (
+        "spec.datarobot: spec.datarobot is immutable: a different DataRobot build needs a new ModelBuild"
+        in cel_errors(CRD, new, old)
+    )
+
+
+def test_datarobot_deletion_policy_and_polling_may_change() -> None:
+    old = _dr()
+    new = copy.deepcopy(old)
+    new["spec"]["deletionPolicy"] = "Orphan"
+    new["spec"]["polling"] = {"intervalSeconds": 5}
+    assert cel_errors(CRD, new, old) == []
+
+
+def test_provider_block_cannot_switch_to_datarobot() -> None:
+    old = _mb()
+    assert "spec: the provider block cannot be changed after creation" in cel_errors(CRD, _dr(), old)

@@ -12,7 +12,8 @@ MODELBUILD = KindDefinition(
     short_names=modelbuild.SHORT_NAMES,
     spec_model=modelbuild.ModelBuildSpec,
     status_model=modelbuild.ModelBuildStatus,
-    description="A remote model build (Twilio Autopilot), reconciled by modelops-operator.",
+    description="A remote model build (Twilio Autopilot, or a DataRobot GenAI custom model version), "
+    "reconciled by modelops-operator.",
     printer_columns=[
         READY_COLUMN,
         PHASE_COLUMN,

@@ -21,7 +21,7 @@ SINGULAR = "modelbuild"
 SHORT_NAMES = ["mb"]
 
 # The keys of the provider blocks. Exactly one is set; adding a provider adds its key here.
-PROVIDER_KEYS = ["twilioAutopilot"]
+PROVIDER_KEYS = ["twilioAutopilot", "datarobot"]
 
 
 class TwilioAutopilotBuildSpec(ApiModel):
@@ -56,11 +56,47 @@ def _twilio_block_rules() -> dict[str, Any]:
     }
 
 
+class DataRobotBuildSpec(ApiModel):
+    """A custom model version built from a DataRobot GenAI LLM blueprint (UPSTREAMS.md §4)."""
+
+    llm_blueprint_id: str = Field(
+        min_length=1,
+        max_length=256,
+        pattern=r"^\S+$",
+        description="The LLM blueprint to build the custom model version from.",
+    )
+    prompt_column_name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        description='Column of the prompt text (upstream default "promptText").',
+    )
+    target_column_name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        description='Column of the result text (upstream default "resultText").',
+    )
+    llm_test_configuration_ids: list[str] | None = Field(
+        default=None,
+        max_length=100,
+        description="LLM test configurations to run against the new version.",
+    )
+
+
 class ModelBuildSpec(ApiModel):
     twilio_autopilot: TwilioAutopilotBuildSpec | None = Field(
         default=None,
         description="Build a Twilio Autopilot assistant model.",
         json_schema_extra=_twilio_block_rules(),
+    )
+    datarobot: DataRobotBuildSpec | None = Field(
+        default=None,
+        description="Build a custom model version from a DataRobot GenAI LLM blueprint. Immutable: the "
+        "upstream cannot change a started build, so a different build needs a new resource.",
+        json_schema_extra=immutable(
+            "spec.datarobot is immutable: a different DataRobot build needs a new ModelBuild"
+        ),
     )
     credentials_secret_ref: SecretRef = Field(description="Secret with the upstream credentials.")
     deletion_policy: DeletionPolicy = Field(
@@ -95,5 +131,17 @@ class TwilioAutopilotBuildStatus(ApiModel):
     url: str | None = None
 
 
+class DataRobotBuildStatus(ApiModel):
+    status_id: str | None = Field(default=None, description="The build job's id (its status URL).")
+    custom_model_id: str | None = Field(default=None, description="The custom model the build makes.")
+    custom_model_version_id: str | None = Field(
+        default=None, description="The custom model version, once the build completed."
+    )
+    location: str | None = Field(default=None, description="URL of the created version (the 303's Location).")
+    status_type: str | None = Field(default=None, description="The job's statusType, verbatim.")
+    message: str | None = Field(default=None, description="The job's message (set for failures).")
+
+
 class ModelBuildStatus(CommonStatus):
     twilio_autopilot: TwilioAutopilotBuildStatus | None = None
+    datarobot: DataRobotBuildStatus | None = None
