@@ -98,8 +98,6 @@ class Lifecycle:
         self.phase_names = phase_names or {}
         # the phase of a resource stalled by a permanent upstream rejection (None keeps the current phase)
         self.rejected_phase = rejected_phase
-        # per object uid: the generation the remote object last matched (tells drift from spec edits)
-        self._synced_generation: dict[str, int | None] = {}
         # one-shot kinds (runs) stop polling once terminal: a finished run never changes
         self.poll_when_terminal = poll_when_terminal
         self.clock = clock
@@ -124,7 +122,7 @@ class Lifecycle:
             memory.polls += 1
             outcome = await self._pass(view, memory)
             if outcome.from_observation and outcome.ready.status == st.TRUE:
-                self._synced_generation[view.uid] = view.generation
+                memory.synced_generation = view.generation
             self._schedule(view, memory, outcome)
             await self._write_status(view, memory, outcome)
             self.metrics.reconciles.labels(
@@ -184,7 +182,7 @@ class Lifecycle:
             if not view.status.get("externalId") and view.annotations.get(ANNOTATION_EXTERNAL_ID):
                 self._event(view, "Normal", "Adopted", f"Adopted existing remote object {external_id}.")
             if not observation.up_to_date:
-                drifted = self._drifted(view)
+                drifted = self._drifted(view, memory)
                 differences = ", ".join(observation.differences)
                 observation = await selected.provider.update(request, observation)
                 if drifted:
@@ -274,14 +272,14 @@ class Lifecycle:
         phase = self.phase_names.get(observation.state)
         return outcome if phase is None else dataclasses.replace(outcome, phase=phase)
 
-    def _drifted(self, view: ObjectView) -> bool:
+    def _drifted(self, view: ObjectView, memory: ObjectMemory) -> bool:
         """Whether the remote object moved away from a spec it had matched (rather than the spec changing).
 
         True when the generation is the one the remote object last matched: remembered per object, and after a
         restart read from the status (observed at this generation and Ready).
         """
-        if view.uid in self._synced_generation:
-            return self._synced_generation[view.uid] == view.generation
+        if memory.synced_generation is not None:
+            return memory.synced_generation == view.generation
         return (
             view.generation is not None
             and view.status.get("observedGeneration") == view.generation
@@ -441,7 +439,6 @@ class Lifecycle:
         memory = memory_of(memo)
         async with memory.lock:
             view = ObjectView.of(body, self.kind.plural, memory)
-            self._synced_generation.pop(view.uid, None)
             policy = view.spec.get("deletionPolicy") or DeletionPolicy.DELETE.value
             external_id = view.external_id(memory)
             if policy == DeletionPolicy.ORPHAN.value:

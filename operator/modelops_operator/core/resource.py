@@ -46,6 +46,8 @@ class ObjectMemory:
     polls: int = 0
     last_warning: str | None = None
     deleting_announced: bool = False
+    # The generation the remote object last matched (tells drift from a spec edit); None until known.
+    synced_generation: int | None = None
 
 
 def memory_of(memo: Any) -> ObjectMemory:
