@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 
 class Metrics:
@@ -36,11 +36,5 @@ class Metrics:
             "modelops_remote_creates",
             "Remote objects created by the operator.",
             ["kind", "provider"],
-            registry=self.registry,
-        )
-        self.phase = Gauge(
-            "modelops_resources",
-            "Resources the operator has seen, by kind and phase.",
-            ["kind", "phase"],
             registry=self.registry,
         )

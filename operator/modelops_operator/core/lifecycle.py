@@ -205,42 +205,37 @@ class Lifecycle:
         except InvalidSpec as error:
             return st.stalled("InvalidSpec", str(error), phase=view.status.get("phase") or "Pending")
         except SecretNotFound as error:
-            return self._retry_later(
+            return self._credentials_stall(
+                view,
                 memory,
-                st.stalled(
-                    "CredentialsMissing",
-                    f"{error}; create it and the resource continues by itself.",
-                    phase=view.status.get("phase") or "Pending",
-                    recheck=True,
-                ),
+                "CredentialsMissing",
+                f"{error}; create it and the resource continues by itself.",
             )
         except MissingCredentialKeys as error:
-            name = (view.spec.get("credentialsSecretRef") or {}).get("name")
-            return self._retry_later(
-                memory,
-                st.stalled(
-                    "CredentialsInvalid",
-                    f"Secret '{name}': {error}",
-                    phase=view.status.get("phase") or "Pending",
-                    recheck=True,
-                ),
+            return self._credentials_stall(
+                view, memory, "CredentialsInvalid", f"Secret '{_secret(view)}': {error}"
             )
         except AuthenticationError as error:
-            name = (view.spec.get("credentialsSecretRef") or {}).get("name")
-            return self._retry_later(
+            return self._credentials_stall(
+                view,
                 memory,
-                st.stalled(
-                    "CredentialsInvalid",
-                    f"The upstream rejected the credentials from Secret '{name}': {error}",
-                    phase=view.status.get("phase") or "Pending",
-                    recheck=True,
-                ),
+                "CredentialsInvalid",
+                f"The upstream rejected the credentials from Secret '{_secret(view)}': {error}",
             )
         except PermanentUpstreamError as error:
             phase = self.rejected_phase or view.status.get("phase") or "Pending"
             return st.stalled("UpstreamRejected", str(error), phase=phase)
         except TransientUpstreamError as error:
             return self._transient(view, memory, error)
+
+    def _credentials_stall(
+        self, view: ObjectView, memory: ObjectMemory, reason: str, message: str
+    ) -> st.Outcome:
+        """Credentials can be fixed without a spec change (a Secret created or corrected), so these stalls
+        are re-checked with backoff."""
+        return self._retry_later(
+            memory, st.stalled(reason, message, phase=view.status.get("phase") or "Pending", recheck=True)
+        )
 
     def _retry_later(self, memory: ObjectMemory, outcome: st.Outcome) -> st.Outcome:
         memory.failures += 1
@@ -601,6 +596,10 @@ _FINAL_REASONS = {
     "AdoptionFailed",
     "RemoteDeleted",
 }
+
+
+def _secret(view: ObjectView) -> str:
+    return str((view.spec.get("credentialsSecretRef") or {}).get("name") or "")
 
 
 def _trust_stored_marker(view: ObjectView, memory: ObjectMemory) -> None:

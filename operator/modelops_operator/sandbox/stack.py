@@ -90,9 +90,12 @@ class Stack:
 
     async def start_operator(self, **overrides: Any) -> OperatorHandle:
         stop_flag, ready_flag = asyncio.Event(), asyncio.Event()
+        settings = self.settings(**overrides)
+        liveness = f"http://127.0.0.1:{settings.health_port}/healthz" if settings.health_port else None
         task = asyncio.create_task(
             run_operator(
-                self.settings(**overrides),
+                settings,
+                liveness_endpoint=liveness,
                 namespaces=[self.namespace],
                 connection=kopf.ConnectionInfo(
                     server=self.cluster.url, insecure=True, default_namespace=self.namespace

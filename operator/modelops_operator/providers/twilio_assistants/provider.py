@@ -35,6 +35,7 @@ from typing import Any
 import httpx
 
 from modelops_operator.api.assistanttool import AssistantToolSpec, FetchedPolicy
+from modelops_operator.core.resource import parse_time
 from modelops_operator.providers.base import (
     Ambiguous,
     FindResult,
@@ -209,13 +210,7 @@ def known_assistants(request: ToolRequest) -> list[str]:
 
 
 def created_at(tool: Tool) -> datetime.datetime | None:
-    if not tool.date_created:
-        return None
-    try:
-        parsed = datetime.datetime.fromisoformat(tool.date_created.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
+    return parse_time(tool.date_created)
 
 
 # --------------------------------------------------------------------------------------------- provider

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ConfigDict
 
 from modelops_operator.providers.errors import MalformedResponseError, UpstreamError
 from modelops_operator.providers.http import UpstreamHTTP, parse_json
+from modelops_operator.providers.pagination import check_same_origin
 
 UPSTREAM = "twilio-autopilot"
 TERMINAL_STATUSES = frozenset({"completed", "failed", "canceled"})
@@ -104,13 +105,7 @@ class TwilioAutopilotClient:
                 yield ModelBuild.model_validate(item)
             next_url = meta.get("next_page_url")
             if next_url:
-                self._check_same_origin(next_url)
-
-    def _check_same_origin(self, url: str) -> None:
-        # Credentials go with every page request: never follow a link to another host.
-        base, target = urlsplit(self._http.base_url), urlsplit(url)
-        if (target.scheme, target.netloc) != (base.scheme, base.netloc):
-            raise _malformed(f"next_page_url points to another origin ({target.scheme}://{target.netloc})")
+                check_same_origin(self._http.base_url, next_url, UPSTREAM)
 
     def _build(self, response: httpx.Response) -> ModelBuild:
         body: Any = parse_json(UPSTREAM, response)
