@@ -96,8 +96,14 @@ async def run_sandbox(args: argparse.Namespace, out: TextIO = sys.stdout) -> int
     async with local_stack(cluster_port=args.port, stage_seconds=2.0) as stack:
         script_sandbox_world(stack)
         kubeconfig = stack.cluster.write_kubeconfig(args.kubeconfig)
-        print(f"emulated Kubernetes API: {stack.cluster.url}", file=out)
-        print(f"fake Twilio Autopilot:   {stack.autopilot.url}", file=out)
+        print(f"{'emulated Kubernetes API:':<25}{stack.cluster.url}", file=out)
+        for label, fake in (
+            ("fake Twilio Autopilot", stack.autopilot.url),
+            ("fake Twilio Assistants", stack.assistants.url),
+            ("fake Models API", stack.models_api.url),
+            ("fake DataRobot", stack.datarobot.url),
+        ):
+            print(f"{label + ':':<25}{fake}", file=out)
         print(
             f"kubeconfig: {kubeconfig}  (try: KUBECONFIG={kubeconfig} kubectl get modelops -o wide)", file=out
         )
