@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Collection
 from typing import Any
 
@@ -45,6 +46,9 @@ def build_registry(context: RuntimeContext) -> kopf.OperatorRegistry:
         )
         # Our own Events say what happened; kopf's per-handler log events would only repeat them.
         settings.posting.level = logging.ERROR
+        # `kubectl describe` shows this in the Events' "From" column.
+        settings.posting.reporting_component = "modelops-operator"
+        settings.posting.reporting_instance = socket.gethostname()
         settings.watching.server_timeout = 300
         settings.watching.client_timeout = 330
         settings.networking.request_timeout = context.settings.http_timeout_seconds * 2

@@ -69,6 +69,8 @@ async def test_full_lifecycle(stack: Stack) -> None:
     assert posts[0].principal == SANDBOX_ACCOUNT_SID
     reasons = await event_reasons(stack, "bot")
     assert "Created" in reasons and "RemoteStatusChanged" in reasons and "Succeeded" in reasons
+    events = await stack.cluster.events_for("default", "bot")
+    assert {e["source"]["component"] for e in events} == {"modelops-operator"}
 
 
 async def test_no_status_write_when_nothing_changed(stack: Stack) -> None:
