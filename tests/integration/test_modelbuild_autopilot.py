@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 
 import pytest
@@ -180,7 +181,7 @@ async def test_rate_limit_storm_creates_one_build_with_bounded_retries(stack: St
     # With the test's 0.05 s backoff base, the jittered waits between 12 attempts (3 passes of 4 in-client
     # attempts, with lifecycle backoff between passes) add up to at least 0.8 s: never a tight loop.
     assert span >= 0.8, f"12 retries within {span:.2f}s"
-    gaps = [b.at - a.at for a, b in zip(limited, limited[1:], strict=False)]
+    gaps = [b.at - a.at for a, b in itertools.pairwise(limited)]
     assert min(gaps) >= 0.02, f"two retries {min(gaps):.3f}s apart"
     assert len(stack.autopilot.requests_matching("POST", CREATE_PATH)) <= 12 + 1
 
