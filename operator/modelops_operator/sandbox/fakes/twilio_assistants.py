@@ -66,6 +66,7 @@ from .twilio_autopilot import (
     TwilioAutopilotFake,
     make_sid,
 )
+from .twilio_paging import PagingError, twilio_page
 
 __all__ = [
     "ASSISTANT_TOOLS_PATH",
@@ -94,8 +95,6 @@ ASSISTANT_ID_RE = re.compile(r"^aia_asst_.+$")
 POLICY_ID_RE = re.compile(r"^aia_plcy_.+$")
 TOOL_TYPES: frozenset[str] = frozenset({"WEBHOOK"})
 META_METHODS: frozenset[str] = frozenset({"GET", "POST"})
-PAGE_SIZE_DEFAULT = 50
-PAGE_SIZE_MAX = 1000
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 _TOOL_FIELDS = ("name", "description", "type", "enabled", "meta")
@@ -445,57 +444,22 @@ class TwilioAssistantsFake(FakeUpstream):
     def _page(
         self, request: web.Request, items: list[_Tool], list_url: str, extra: Mapping[str, str]
     ) -> web.Response:
-        query = request.query
         try:
-            page_size = int(query.get("PageSize", PAGE_SIZE_DEFAULT))
-            page = int(query.get("Page", 0))
-        except ValueError:
-            return self._bad_request("PageSize and Page must be integers")
-        if not 1 <= page_size <= PAGE_SIZE_MAX:
-            return self._bad_request(f"PageSize must be between 1 and {PAGE_SIZE_MAX}")
-        if page < 0:
-            return self._bad_request("Page must be >= 0")
-        token = query.get("PageToken") or None
-        if token is not None:
-            direction, anchor_id = token[:2], token[2:]
-            anchor = self._seq_by_id.get(anchor_id)
-            if direction not in ("PA", "PB") or anchor is None:
-                return self._bad_request(f"Invalid PageToken: {token}")
-            if direction == "PA":
-                chosen = [t for t in items if t.seq > anchor][:page_size]
-            else:
-                chosen = [t for t in items if t.seq < anchor][-page_size:]
-        else:
-            chosen = items[page * page_size : (page + 1) * page_size]
-
-        prefix = "".join(f"{key}={quote(value, safe='')}&" for key, value in extra.items())
-
-        def page_url(number: int, page_token: str | None) -> str:
-            url = f"{list_url}?{prefix}PageSize={page_size}&Page={number}"
-            return url + (f"&PageToken={quote(page_token, safe='')}" if page_token else "")
-
-        next_url: str | None = None
-        previous_url: str | None = None
-        if chosen and any(t.seq > chosen[-1].seq for t in items):
-            next_url = page_url(page + 1, "PA" + chosen[-1].id)
-        if page > 0:
-            if chosen and any(t.seq < chosen[0].seq for t in items):
-                previous_url = page_url(page - 1, "PB" + chosen[0].id)
-            elif not chosen:
-                previous_url = page_url(page - 1, None)
-        body = {
-            "tools": [self._render(t, with_policies=False) for t in chosen],
-            "meta": {
-                "page": page,
-                "page_size": page_size,
-                "first_page_url": page_url(0, None),
-                "previous_page_url": previous_url,
-                "url": page_url(page, token),
-                "next_page_url": next_url,
-                "key": "tools",
-            },
-        }
-        return web.json_response(body)
+            chosen, meta = twilio_page(
+                request.query,
+                items,
+                seq=lambda t: t.seq,
+                ident=lambda t: t.id,
+                seq_of=self._seq_by_id.get,
+                list_url=list_url,
+                key="tools",
+                extra=extra,
+            )
+        except PagingError as error:
+            return self._bad_request(str(error))
+        return web.json_response(
+            {"tools": [self._render(t, with_policies=False) for t in chosen], "meta": meta}
+        )
 
     # -- validation ---------------------------------------------------------------------------------------
 

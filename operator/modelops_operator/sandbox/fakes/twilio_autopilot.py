@@ -36,6 +36,7 @@ import aiohttp
 from aiohttp import web
 
 from .base import Clock, FakeUpstream
+from .twilio_paging import PagingError, twilio_page
 
 __all__ = [
     "MODEL_BUILDS_PATH",
@@ -66,8 +67,6 @@ ASSISTANT_SID_RE = re.compile(r"^UA[0-9a-fA-F]{32}$")
 BUILD_SID_RE = re.compile(r"^UG[0-9a-fA-F]{32}$")
 API_KEY_SID_RE = re.compile(r"^SK[0-9a-fA-F]{32}$")
 UNIQUE_NAME_MAX = 64
-PAGE_SIZE_DEFAULT = 50
-PAGE_SIZE_MAX = 1000
 
 # Twilio error codes used by this fake.
 CODE_INVALID_PARAMETER = 20001
@@ -455,58 +454,22 @@ class TwilioAutopilotFake(FakeUpstream):
         scope = self._scope(request)
         if scope is None:
             return self._not_found(request.path)
-        query = request.query
-        try:
-            page_size = int(query.get("PageSize", PAGE_SIZE_DEFAULT))
-            page = int(query.get("Page", 0))
-        except ValueError:
-            return self._bad_request("PageSize and Page must be integers")
-        if not 1 <= page_size <= PAGE_SIZE_MAX:
-            return self._bad_request(f"PageSize must be between 1 and {PAGE_SIZE_MAX}")
-        if page < 0:
-            return self._bad_request("Page must be >= 0")
-        token = query.get("PageToken")
         items = sorted(self._builds.get(scope, {}).values(), key=lambda b: b.seq)
-        if token:
-            anchor = self._seq_by_sid.get(token[2:]) if token[:2] in ("PA", "PB") else None
-            if anchor is None:
-                return self._bad_request(f"Invalid PageToken: {token}")
-            if token.startswith("PA"):
-                chosen = [b for b in items if b.seq > anchor][:page_size]
-            else:
-                chosen = [b for b in items if b.seq < anchor][-page_size:]
-        else:
-            chosen = items[page * page_size : (page + 1) * page_size]
-
-        list_url = f"{self.base_url}/v1/Assistants/{scope[1]}/ModelBuilds"
-
-        def page_url(number: int, page_token: str | None) -> str:
-            url = f"{list_url}?PageSize={page_size}&Page={number}"
-            return url + (f"&PageToken={page_token}" if page_token else "")
-
-        next_url: str | None = None
-        previous_url: str | None = None
-        if chosen and any(b.seq > chosen[-1].seq for b in items):
-            next_url = page_url(page + 1, "PA" + chosen[-1].sid)
-        if page > 0:
-            if chosen and any(b.seq < chosen[0].seq for b in items):
-                previous_url = page_url(page - 1, "PB" + chosen[0].sid)
-            elif not chosen:
-                previous_url = page_url(page - 1, None)
+        try:
+            chosen, meta = twilio_page(
+                request.query,
+                items,
+                seq=lambda b: b.seq,
+                ident=lambda b: b.sid,
+                seq_of=self._seq_by_sid.get,
+                list_url=f"{self.base_url}/v1/Assistants/{scope[1]}/ModelBuilds",
+                key="model_builds",
+            )
+        except PagingError as error:
+            return self._bad_request(str(error))
         self._scan_callbacks()
         now = self.clock.now()
-        body = {
-            "meta": {
-                "page": page,
-                "page_size": page_size,
-                "first_page_url": page_url(0, None),
-                "previous_page_url": previous_url,
-                "url": page_url(page, token),
-                "next_page_url": next_url,
-                "key": "model_builds",
-            },
-            "model_builds": [self._render(b, now) for b in chosen],
-        }
+        body = {"meta": meta, "model_builds": [self._render(b, now) for b in chosen]}
         return web.json_response(body)
 
     # -- state helpers ------------------------------------------------------------------------------------
