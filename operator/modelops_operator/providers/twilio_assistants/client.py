@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from modelops_operator.providers.errors import MalformedResponseError, UpstreamError
 from modelops_operator.providers.http import UpstreamHTTP, parse_json
-from modelops_operator.providers.pagination import check_same_origin
+from modelops_operator.providers.pagination import twilio_pages
 
 __all__ = ["UPSTREAM", "Policy", "PolicyWrite", "Tool", "ToolMeta", "ToolWrite", "TwilioAssistantsClient"]
 
@@ -186,29 +186,8 @@ class TwilioAssistantsClient:
             yield tool
 
     async def _pages(self, auth: httpx.Auth, first: str) -> AsyncIterator[Tool]:
-        """Follow ``meta.next_page_url`` verbatim, on the configured origin only (credentials go along)."""
-        next_url: str | None = first
-        while next_url:
-            response = await self._http.request("GET", next_url, auth=auth, idempotent=True)
-            page = parse_json(UPSTREAM, response)
-            if not isinstance(page, dict):
-                raise _malformed("list page is not an object")
-            meta = page.get("meta")
-            if not isinstance(meta, dict):
-                raise _malformed("list page has no meta object")
-            items = page.get(meta.get("key") or "tools")
-            if not isinstance(items, list):
-                raise _malformed("list page has no list of tools")
-            for item in items:
-                if not isinstance(item, dict):
-                    raise _malformed("listed tool is not an object")
-                yield Tool.model_validate(item)
-            link = meta.get("next_page_url")
-            if link is not None and not isinstance(link, str):
-                raise _malformed("meta.next_page_url is not a string")
-            if link:
-                check_same_origin(self._http.base_url, link, UPSTREAM)
-            next_url = link
+        async for item in twilio_pages(self._http, auth, first, default_key="tools"):
+            yield Tool.model_validate(item)
 
     @staticmethod
     def _tool(response: httpx.Response) -> Tool:

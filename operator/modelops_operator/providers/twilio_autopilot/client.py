@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from modelops_operator.providers.errors import MalformedResponseError, UpstreamError
 from modelops_operator.providers.http import UpstreamHTTP, parse_json
-from modelops_operator.providers.pagination import check_same_origin
+from modelops_operator.providers.pagination import twilio_pages
 
 UPSTREAM = "twilio-autopilot"
 TERMINAL_STATUSES = frozenset({"completed", "failed", "canceled"})
@@ -93,19 +93,9 @@ class TwilioAutopilotClient:
         self, auth: httpx.Auth, assistant_sid: str, *, page_size: int = 50
     ) -> AsyncIterator[ModelBuild]:
         """Every build of the assistant, following `meta.next_page_url` verbatim (same origin only)."""
-        next_url: str | None = f"{self._builds(assistant_sid)}?PageSize={page_size}"
-        while next_url:
-            response = await self._http.request("GET", next_url, auth=auth, idempotent=True)
-            page = parse_json(UPSTREAM, response)
-            if not isinstance(page, dict):
-                raise _malformed("list page is not an object")
-            meta = page.get("meta") or {}
-            key = meta.get("key") or "model_builds"
-            for item in page.get(key) or []:
-                yield ModelBuild.model_validate(item)
-            next_url = meta.get("next_page_url")
-            if next_url:
-                check_same_origin(self._http.base_url, next_url, UPSTREAM)
+        first = f"{self._builds(assistant_sid)}?PageSize={page_size}"
+        async for item in twilio_pages(self._http, auth, first, default_key="model_builds"):
+            yield ModelBuild.model_validate(item)
 
     def _build(self, response: httpx.Response) -> ModelBuild:
         body: Any = parse_json(UPSTREAM, response)
