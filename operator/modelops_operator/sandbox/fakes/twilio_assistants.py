@@ -14,7 +14,7 @@ Contract (UPSTREAMS.md §2 and Twilio's OpenAPI ``twilio_assistants_v1.json``):
 * ``GET    /v1/Assistants/{assistantId}/Tools``  the attached tools, paginated like ``/v1/Tools``
 
 HTTP Basic auth with ``AccountSid:AuthToken`` or ``ApiKeySid:ApiKeySecret`` (the account registry, the Twilio
-error codes and the legacy error body are the Autopilot fake's); request and response bodies are JSON with
+error codes and the legacy error body are shared with the Autopilot fake in ``twilio_common``); request and response bodies are JSON with
 snake_case keys. The spec documents no error schema, so errors use the legacy Twilio shape ``{code, message,
 more_info, status}`` by default; ``error_style = "rfc9457"`` switches every error (faults included) to an
 RFC 9457 problem ``{type, title, status, detail, code}`` served as ``application/problem+json``.
@@ -52,20 +52,13 @@ import datetime as dt
 import re
 import secrets
 from collections.abc import Iterable, Mapping
-from http import HTTPStatus
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 
-from .base import Clock, FakeUpstream
-from .twilio_autopilot import (
-    CODE_AUTHENTICATE,
-    CODE_INVALID_PARAMETER,
-    CODE_NOT_FOUND,
-    TwilioAutopilotFake,
-    make_sid,
-)
+from .base import Clock
+from .twilio_common import TwilioFake, make_sid, reason_phrase
 from .twilio_paging import PagingError, twilio_page
 
 __all__ = [
@@ -161,7 +154,7 @@ class _Write:
     policy: dict[str, Any] | None
 
 
-class TwilioAssistantsFake(FakeUpstream):
+class TwilioAssistantsFake(TwilioFake):
     """Fake Twilio AI Assistants v1 Tools; see the module docstring for the contract and its decisions."""
 
     name = "twilio-assistants"
@@ -177,9 +170,6 @@ class TwilioAssistantsFake(FakeUpstream):
         max_recorded: int = 10_000,
     ) -> None:
         super().__init__(clock=clock, max_recorded=max_recorded)
-        # The Twilio account registry (accounts, API keys, Basic auth) and the legacy error vocabulary are the
-        # Autopilot fake's: this never-started instance is used only through its public methods.
-        self._twilio = TwilioAutopilotFake(clock=self.clock, callback_poll_interval=None)
         self.error_style: ErrorStyle = error_style
         self.implicit_assistants = implicit_assistants
         self.require_detach_before_delete = require_detach_before_delete
@@ -203,16 +193,6 @@ class TwilioAssistantsFake(FakeUpstream):
         self.app.on_response_prepare.append(self._label_problem)
 
     # -- configuration ------------------------------------------------------------------------------------
-
-    def add_account(self, account_sid: str, auth_token: str) -> None:
-        self._twilio.add_account(account_sid, auth_token)
-
-    def add_api_key(self, account_sid: str, api_key_sid: str, api_key_secret: str) -> None:
-        self._twilio.add_api_key(account_sid, api_key_sid, api_key_secret)
-
-    def new_account(self) -> tuple[str, str]:
-        """Create an account with random credentials and return ``(account_sid, auth_token)``."""
-        return self._twilio.new_account()
 
     def add_assistant(self, assistant_id: str) -> None:
         """Make an assistant exist (needed when ``implicit_assistants`` is False)."""
@@ -291,23 +271,16 @@ class TwilioAssistantsFake(FakeUpstream):
     def error_body(
         self, status: int, message: str | None = None, *, code: int | None = None
     ) -> bytes | str | dict[str, Any]:
-        legacy = self._twilio.error_body(status, message, code=code)
+        legacy = super().error_body(status, message, code=code)
         if self.error_style == "legacy" or not isinstance(legacy, dict):
             return legacy
         return {
             "type": legacy["more_info"],
-            "title": _reason(status),
+            "title": reason_phrase(status),
             "status": status,
             "detail": legacy["message"],
             "code": legacy["code"],
         }
-
-    async def authenticate(self, request: web.Request) -> web.StreamResponse | None:
-        refused = await self._twilio.authenticate(request)  # sets the principal and the account on success
-        if refused is None:
-            return None
-        headers = {k: v for k, v in refused.headers.items() if k.lower() == "www-authenticate"}
-        return self.error_response(401, "Authenticate", code=CODE_AUTHENTICATE, headers=headers)
 
     async def _label_problem(self, request: web.Request, response: web.StreamResponse) -> None:
         if (
@@ -316,12 +289,6 @@ class TwilioAssistantsFake(FakeUpstream):
             and response.headers.get("Content-Type", "").startswith("application/json")
         ):
             response.headers["Content-Type"] = f"{PROBLEM_CONTENT_TYPE}; charset=utf-8"
-
-    def _not_found(self, path: str) -> web.Response:
-        return self.error_response(404, f"The requested resource {path} was not found", code=CODE_NOT_FOUND)
-
-    def _bad_request(self, message: str) -> web.Response:
-        return self.error_response(400, message, code=CODE_INVALID_PARAMETER)
 
     # -- handlers -----------------------------------------------------------------------------------------
 
@@ -580,13 +547,6 @@ class TwilioAssistantsFake(FakeUpstream):
 
 
 # ------------------------------------------------------------------------------------------------- helpers
-
-
-def _reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
 
 
 def _string(value: Any, key: str, *, non_empty: bool) -> str:

@@ -25,17 +25,16 @@ import hashlib
 import hmac
 import logging
 import re
-import secrets
 import time
 from collections.abc import Mapping
-from http import HTTPStatus
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
 
-from .base import Clock, FakeUpstream
+from .base import Clock
+from .twilio_common import TwilioFake, make_sid, twilio_error
 from .twilio_paging import PagingError, twilio_page
 
 __all__ = [
@@ -62,53 +61,9 @@ MODEL_BUILDS_PATH = r"^/v1/Assistants/[^/]+/ModelBuilds$"
 MODEL_BUILD_PATH = r"^/v1/Assistants/[^/]+/ModelBuilds/[^/]+$"
 """Regex of a ModelBuild instance path."""
 
-ACCOUNT_SID_RE = re.compile(r"^AC[0-9a-fA-F]{32}$")
 ASSISTANT_SID_RE = re.compile(r"^UA[0-9a-fA-F]{32}$")
 BUILD_SID_RE = re.compile(r"^UG[0-9a-fA-F]{32}$")
-API_KEY_SID_RE = re.compile(r"^SK[0-9a-fA-F]{32}$")
 UNIQUE_NAME_MAX = 64
-
-# Twilio error codes used by this fake.
-CODE_INVALID_PARAMETER = 20001
-CODE_AUTHENTICATE = 20003
-CODE_METHOD_NOT_ALLOWED = 20004
-CODE_NOT_FOUND = 20404
-CODE_TOO_MANY_REQUESTS = 20429
-CODE_INTERNAL = 20500
-CODE_UNAVAILABLE = 20503
-_DEFAULT_CODES = {
-    400: CODE_INVALID_PARAMETER,
-    401: CODE_AUTHENTICATE,
-    404: CODE_NOT_FOUND,
-    405: CODE_METHOD_NOT_ALLOWED,
-    429: CODE_TOO_MANY_REQUESTS,
-    500: CODE_INTERNAL,
-    503: CODE_UNAVAILABLE,
-}
-_DEFAULT_MESSAGES = {
-    404: "The requested resource was not found",
-    401: "Authenticate",
-    405: "Method not allowed",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
-
-
-def make_sid(prefix: str) -> str:
-    """A random Twilio SID: two-letter prefix and 32 lowercase hex digits."""
-    return prefix + secrets.token_hex(16)
-
-
-def twilio_error(status: int, code: int, message: str) -> dict[str, Any]:
-    return {
-        "code": code,
-        "message": message,
-        "more_info": f"https://www.twilio.com/docs/errors/{code}",
-        "status": status,
-    }
 
 
 def twilio_signature(auth_token: str, url: str, params: Mapping[str, str]) -> str:
@@ -120,13 +75,6 @@ def twilio_signature(auth_token: str, url: str, params: Mapping[str, str]) -> st
 
 def _iso(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,12 +105,6 @@ class CallbackDelivery:
     status: int | None
     error: str | None
     at: float
-
-
-@dataclasses.dataclass
-class _Account:
-    sid: str
-    auth_token: str
 
 
 @dataclasses.dataclass
@@ -199,7 +141,7 @@ class _Build:
         return steps
 
 
-class TwilioAutopilotFake(FakeUpstream):
+class TwilioAutopilotFake(TwilioFake):
     """Fake Twilio Autopilot v1 ModelBuilds; see the module docstring for the contract."""
 
     name = "twilio-autopilot"
@@ -220,8 +162,6 @@ class TwilioAutopilotFake(FakeUpstream):
         self.callback_poll_interval = callback_poll_interval
         self.callback_timeout = callback_timeout
         self.callbacks: list[CallbackDelivery] = []
-        self._accounts: dict[str, _Account] = {}
-        self._api_keys: dict[str, tuple[str, str]] = {}  # key sid -> (account sid, secret)
         self._builds: dict[tuple[str, str], dict[str, _Build]] = {}  # (account, assistant) -> sid -> build
         self._seq_by_sid: dict[str, int] = {}
         self._next_seq = 0
@@ -241,24 +181,6 @@ class TwilioAutopilotFake(FakeUpstream):
             self.add_background_task(self._drive_callbacks)
 
     # -- configuration ------------------------------------------------------------------------------------
-
-    def add_account(self, account_sid: str, auth_token: str) -> None:
-        if not ACCOUNT_SID_RE.match(account_sid):
-            raise ValueError(f"not an account SID: {account_sid!r}")
-        self._accounts[account_sid] = _Account(account_sid, auth_token)
-
-    def add_api_key(self, account_sid: str, api_key_sid: str, api_key_secret: str) -> None:
-        if account_sid not in self._accounts:
-            raise ValueError(f"unknown account {account_sid!r}: add_account() first")
-        if not API_KEY_SID_RE.match(api_key_sid):
-            raise ValueError(f"not an API key SID: {api_key_sid!r}")
-        self._api_keys[api_key_sid] = (account_sid, api_key_secret)
-
-    def new_account(self) -> tuple[str, str]:
-        """Create an account with random credentials and return ``(account_sid, auth_token)``."""
-        sid, token = make_sid("AC"), secrets.token_hex(16)
-        self.add_account(sid, token)
-        return sid, token
 
     def script(
         self,
@@ -318,59 +240,6 @@ class TwilioAutopilotFake(FakeUpstream):
         if self._callback_queue is not None:
             async with asyncio.timeout(timeout):
                 await self._callback_queue.join()
-
-    # -- errors and auth ----------------------------------------------------------------------------------
-
-    def error_body(
-        self, status: int, message: str | None = None, *, code: int | None = None
-    ) -> bytes | str | dict[str, Any]:
-        if code is None:
-            code = _DEFAULT_CODES.get(status, CODE_INTERNAL if status >= 500 else CODE_INVALID_PARAMETER)
-        if message is None:
-            message = _DEFAULT_MESSAGES.get(status) or _reason(status)
-        return twilio_error(status, code, message)
-
-    async def authenticate(self, request: web.Request) -> web.StreamResponse | None:
-        account_sid = self._check_basic(request.headers.get("Authorization", ""))
-        if account_sid is None:
-            return self.error_response(
-                401,
-                "Authenticate",
-                code=CODE_AUTHENTICATE,
-                headers={"WWW-Authenticate": 'Basic realm="Twilio API"'},
-            )
-        return None
-
-    def _check_basic(self, header: str) -> str | None:
-        scheme, _, encoded = header.partition(" ")
-        if scheme.lower() != "basic" or not encoded:
-            return None
-        try:
-            username, _, password = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
-        except (ValueError, UnicodeDecodeError):
-            return None
-        account_sid: str | None = None
-        secret: str | None = None
-        if username in self._accounts:
-            account_sid, secret = username, self._accounts[username].auth_token
-        elif username in self._api_keys:
-            account_sid, secret = self._api_keys[username]
-        if (
-            account_sid is None
-            or secret is None
-            or not hmac.compare_digest(password.encode(), secret.encode())
-        ):
-            return None
-        ctx = self.context()
-        ctx.principal = username
-        ctx.attrs["account_sid"] = account_sid
-        return account_sid
-
-    def _not_found(self, path: str) -> web.Response:
-        return self.error_response(404, f"The requested resource {path} was not found", code=CODE_NOT_FOUND)
-
-    def _bad_request(self, message: str) -> web.Response:
-        return self.error_response(400, message, code=CODE_INVALID_PARAMETER)
 
     # -- handlers -----------------------------------------------------------------------------------------
 
@@ -585,8 +454,7 @@ class TwilioAutopilotFake(FakeUpstream):
                 queue.task_done()
 
     async def _send_one(self, account_sid: str, url: str, params: dict[str, str]) -> None:
-        account = self._accounts.get(account_sid)
-        signature = twilio_signature(account.auth_token if account else "", url, params)
+        signature = twilio_signature(self.auth_token(account_sid) or "", url, params)
         status: int | None = None
         error: str | None = None
         try:
