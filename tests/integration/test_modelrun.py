@@ -223,3 +223,31 @@ async def test_compile_error_is_stalled_with_the_upstream_message(stack: Stack) 
     assert obj["status"]["phase"] == "Pending"  # type: ignore[index]
     assert "modelops.dev/create-pending-since" not in obj["metadata"]["annotations"]  # type: ignore[index]
     assert triggers(stack) == 0
+
+
+async def test_choosing_a_candidate_resolves_an_ambiguous_stall(stack: Stack) -> None:
+    await secret(stack)
+    stack.models_api.script("shop", models=GRAPH)
+    gate = stack.models_api.gate("POST", TRIGGER)
+    first = await stack.start_operator()
+    await stack.cluster.apply(modelrun("chosen"))
+    await gate.wait_arrived()
+    await first.kill()
+    gate.release()
+    stack.models_api.seed_run("shop", model_names=list(GRAPH), status="SUCCESS")
+    async with stack.operator():
+        await wait_condition(stack, "chosen", "Stalled", "True", "AmbiguousRemote", plural=PLURAL)
+        mine = [r["id"] for r in stack.models_api.runs if r.get("compile_diagnostics") is not None]
+        assert len(mine) == 1  # runs triggered through the API carry compile diagnostics; seeded ones do not
+        run_id = str(mine[0])
+        # What the Stalled message tells a person to do: name the right run.
+        await stack.cluster.patch(
+            MR,
+            PLURAL,
+            "default",
+            "chosen",
+            {"metadata": {"annotations": {"modelops.dev/external-id": run_id}}},
+        )
+        done = await wait_run_phase(stack, "chosen", "Succeeded")
+    assert done["status"]["runId"] == run_id
+    assert triggers(stack) == 1

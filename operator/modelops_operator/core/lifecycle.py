@@ -612,8 +612,9 @@ def _trust_stored_marker(view: ObjectView, memory: ObjectMemory) -> None:
 
 
 def _answered(view: ObjectView, memory: ObjectMemory, stalled: Mapping[str, Any]) -> bool:
-    """A person answered a CreateUnconfirmed stall: set the external id (adopt) or removed the marker."""
-    return stalled.get("reason") == "CreateUnconfirmed" and (
+    """A person answered a stall about an unconfirmed or ambiguous create: set the external id (adopt one) or
+    removed the pending marker (create anew). Both are annotation edits, seen by the next poll."""
+    return stalled.get("reason") in ("CreateUnconfirmed", "AmbiguousRemote") and (
         bool(view.external_id(memory)) or view.pending_since(memory) is None
     )
 
