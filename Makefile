@@ -4,24 +4,25 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/.tools/bin:$(CURDIR)/$(BIN):$(PATH)
-# kind e2e (`make e2e`, needs Docker and kind): the cluster's name, the image tag it builds and loads into it;
+# kind e2e (`make e2e`, needs Docker and kind): the cluster's name, the image tags it builds and loads into it;
 # E2E_KEEP=1 keeps the cluster afterwards.
 E2E_CLUSTER ?= modelops-e2e
 E2E_IMAGE ?= modelops-operator:e2e
+E2E_FAKES_IMAGE ?= modelops-sandbox:e2e
 E2E_KEEP ?= 0
-export E2E_CLUSTER E2E_IMAGE E2E_KEEP
+export E2E_CLUSTER E2E_IMAGE E2E_FAKES_IMAGE E2E_KEEP
 
 .PHONY: sandbox test lint crds bench e2e clean
 
 sandbox: $(STAMP)
-	$(BIN)/modelops-operator sandbox
+	$(BIN)/modelops-sandbox run
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check operator tests bench tools
-	$(BIN)/ruff format --check operator tests bench tools
+	$(BIN)/ruff check operator sandbox tests bench tools
+	$(BIN)/ruff format --check operator sandbox tests bench tools
 	$(BIN)/mypy
 
 crds: $(STAMP)
@@ -33,10 +34,11 @@ bench: $(STAMP)
 e2e: $(STAMP)
 	$(BIN)/python -m pytest -m e2e tests/e2e -q
 
-$(STAMP): pyproject.toml tools/install_binaries.py
+$(STAMP): pyproject.toml sandbox/pyproject.toml tools/install_binaries.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	# The operator and the sandbox are two distributions; both are installed for development.
+	$(BIN)/pip install --quiet -e '.[dev]' -e ./sandbox
 	$(BIN)/python tools/install_binaries.py .tools/bin
 	touch $(STAMP)
 

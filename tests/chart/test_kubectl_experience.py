@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from modelops_operator.sandbox.cluster import EmulatedCluster
-from modelops_operator.sandbox.stack import Stack, local_stack
+from modelops_sandbox.cluster import EmulatedCluster
+from modelops_sandbox.stack import Stack, local_stack
 from tests.chart.helpers import CRDS, REPO, Cli, require_tool
 from tests.support.waiting import eventually
 

@@ -99,12 +99,12 @@ def _format_checker() -> FormatChecker:
 
 @pytest.fixture(scope="session")
 def load_spec() -> SpecLoader:
-    """Load a spec shipped in ``modelops_operator/sandbox/specs`` by file name."""
+    """Load a spec shipped in ``modelops_sandbox/specs`` by file name."""
     cache: dict[str, dict[str, Any]] = {}
 
     def load(name: str) -> dict[str, Any]:
         if name not in cache:
-            text = resources.files("modelops_operator.sandbox").joinpath("specs", name).read_text("utf-8")
+            text = resources.files("modelops_sandbox").joinpath("specs", name).read_text("utf-8")
             cache[name] = json.loads(text)
         return cache[name]
 

@@ -28,8 +28,8 @@ from modelops_operator.providers.errors import (
     TransientUpstreamError,
 )
 from modelops_operator.providers.http import HttpPolicy, UpstreamHTTP
-from modelops_operator.sandbox.fakes import ManualClock
-from modelops_operator.sandbox.fakes.datarobot import (
+from modelops_sandbox.fakes import ManualClock
+from modelops_sandbox.fakes.datarobot import (
     CUSTOM_MODEL_VERSIONS_PATH,
     STATUS_PATH,
     DataRobotFake,

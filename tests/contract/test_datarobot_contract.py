@@ -17,8 +17,8 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
-from modelops_operator.sandbox.fakes import ManualClock
-from modelops_operator.sandbox.fakes.datarobot import (
+from modelops_sandbox.fakes import ManualClock
+from modelops_sandbox.fakes.datarobot import (
     CUSTOM_MODEL_PATH,
     CUSTOM_MODEL_VERSIONS_PATH,
     STATUS_PATH,

@@ -21,8 +21,8 @@ from modelops_operator.providers.models_api import (
     ModelsApiClient,
     ModelsApiCredentials,
 )
-from modelops_operator.sandbox.fakes.base import REDACTED, ManualClock
-from modelops_operator.sandbox.fakes.models_api import (
+from modelops_sandbox.fakes.base import REDACTED, ManualClock
+from modelops_sandbox.fakes.models_api import (
     CANCEL_PATH,
     MODEL_RUN_PATH,
     MODEL_RUNS_PATH,

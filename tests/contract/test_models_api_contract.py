@@ -14,8 +14,8 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
-from modelops_operator.sandbox.fakes.base import REDACTED, ManualClock
-from modelops_operator.sandbox.fakes.models_api import (
+from modelops_sandbox.fakes.base import REDACTED, ManualClock
+from modelops_sandbox.fakes.models_api import (
     CANCEL_PATH,
     DEFAULT_MODELS,
     MODEL_RUN_PATH,

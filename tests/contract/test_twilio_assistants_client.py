@@ -30,14 +30,14 @@ from modelops_operator.providers.twilio_assistants import (
     ToolWrite,
     TwilioAssistantsClient,
 )
-from modelops_operator.sandbox.fakes.twilio_assistants import (
+from modelops_sandbox.fakes.twilio_assistants import (
     ASSISTANT_TOOL_PATH,
     TOOL_PATH,
     TOOLS_PATH,
     TwilioAssistantsFake,
     make_prefixed_id,
 )
-from modelops_operator.sandbox.fakes.twilio_autopilot import make_sid
+from modelops_sandbox.fakes.twilio_autopilot import make_sid
 
 SPEC = "twilio_assistants_v1.json"
 SCHEMAS = "#/components/schemas/assistants.v1.service."

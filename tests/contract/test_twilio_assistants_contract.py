@@ -18,8 +18,8 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
-from modelops_operator.sandbox.fakes import ManualClock
-from modelops_operator.sandbox.fakes.twilio_assistants import (
+from modelops_sandbox.fakes import ManualClock
+from modelops_sandbox.fakes.twilio_assistants import (
     ASSISTANT_TOOL_PATH,
     ASSISTANT_TOOLS_PATH,
     TOOL_PATH,
@@ -27,7 +27,7 @@ from modelops_operator.sandbox.fakes.twilio_assistants import (
     TwilioAssistantsFake,
     make_prefixed_id,
 )
-from modelops_operator.sandbox.fakes.twilio_autopilot import make_sid
+from modelops_sandbox.fakes.twilio_autopilot import make_sid
 
 SPEC = "twilio_assistants_v1.json"
 SCHEMAS = "#/components/schemas/assistants.v1.service."

@@ -10,7 +10,7 @@ import pytest
 from modelops_operator.providers.errors import MalformedResponseError, NotFoundError, PermanentUpstreamError
 from modelops_operator.providers.http import HttpPolicy, UpstreamHTTP
 from modelops_operator.providers.twilio_autopilot.client import TwilioAutopilotClient
-from modelops_operator.sandbox.fakes import TwilioAutopilotFake
+from modelops_sandbox.fakes import TwilioAutopilotFake
 
 ASSISTANT = "UA" + "c" * 32
 

@@ -21,14 +21,14 @@ import pytest
 from aiohttp import web
 from jsonschema import Draft202012Validator
 
-from modelops_operator.sandbox.fakes import (
+from modelops_sandbox.fakes import (
     FakeUpstream,
     FaultRule,
     ManualClock,
     RecordedRequest,
     TwilioAutopilotFake,
 )
-from modelops_operator.sandbox.fakes.twilio_autopilot import MODEL_BUILD_PATH, MODEL_BUILDS_PATH, make_sid
+from modelops_sandbox.fakes.twilio_autopilot import MODEL_BUILD_PATH, MODEL_BUILDS_PATH, make_sid
 
 SPEC = "twilio_autopilot_v1.json"
 LIST_PATH = "/v1/Assistants/{AssistantSid}/ModelBuilds"

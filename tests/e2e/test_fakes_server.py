@@ -1,4 +1,4 @@
-"""`modelops-operator fakes` (modelops_operator.sandbox.fakes_server): the four fakes served standalone, with
+"""`modelops-operator fakes` (modelops_sandbox.fakes_server): the four fakes served standalone, with
 the sandbox credentials, until SIGTERM. Runs everywhere (not only with Docker): the e2e test depends on it."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import time
 
 import httpx
 
-from modelops_operator.sandbox.stack import (
+from modelops_sandbox.stack import (
     SANDBOX_ACCOUNT_SID,
     SANDBOX_AUTH_TOKEN,
     SANDBOX_DATAROBOT_TOKEN,
@@ -39,7 +39,7 @@ async def read_urls(process: asyncio.subprocess.Process, timeout: float = 20.0) 
 
 async def test_fakes_serve_the_sandbox_account_until_sigterm() -> None:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "modelops_operator.sandbox.fakes_server", "--host", "127.0.0.1",
+        sys.executable, "-m", "modelops_sandbox.fakes_server", "--host", "127.0.0.1",
         "--twilio-autopilot-port", "0", "--twilio-assistants-port", "0",
         "--models-api-port", "0", "--datarobot-port", "0", "--stage-seconds", "0.1",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -80,7 +80,7 @@ async def test_fakes_serve_the_sandbox_account_until_sigterm() -> None:
 
 async def test_public_host_is_used_in_the_printed_urls() -> None:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "modelops_operator.sandbox.fakes_server", "--host", "127.0.0.1",
+        sys.executable, "-m", "modelops_sandbox.fakes_server", "--host", "127.0.0.1",
         "--twilio-autopilot-port", "0", "--twilio-assistants-port", "0",
         "--models-api-port", "0", "--datarobot-port", "0", "--public-host", "modelops-fakes.e2e.svc",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,

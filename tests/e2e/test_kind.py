@@ -1,7 +1,8 @@
-"""End to end on a kind cluster (`make e2e`; needs a Docker engine and kind): build the image, load it, run the
-fakes in the cluster, install the chart pointed at them, apply the examples, wait for Ready.
+"""End to end on a kind cluster (`make e2e`; needs a Docker engine and kind): build both images (the operator's,
+and the sandbox's for the fakes), load them, run the fakes in the cluster, install the chart pointed at them, apply the examples, wait for Ready.
 
 Environment: E2E_CLUSTER (kind cluster name, default modelops-e2e), E2E_IMAGE (default modelops-operator:e2e),
+E2E_FAKES_IMAGE (default modelops-sandbox:e2e),
 E2E_KEEP=1 keeps the cluster afterwards for a look around (delete it with `kind delete cluster --name ...`).
 """
 
@@ -20,6 +21,7 @@ pytestmark = pytest.mark.e2e
 
 CLUSTER = os.environ.get("E2E_CLUSTER", "modelops-e2e")
 IMAGE = os.environ.get("E2E_IMAGE", "modelops-operator:e2e")
+FAKES_IMAGE = os.environ.get("E2E_FAKES_IMAGE", "modelops-sandbox:e2e")
 NAMESPACE = "modelops-system"
 FAKES = "http://modelops-fakes"
 
@@ -86,13 +88,16 @@ def test_chart_on_kind_reconciles_the_examples(tools: dict[str, str], kubeconfig
     kubectl = (tools["kubectl"], f"--kubeconfig={kubeconfig}")
     run(tools["docker"], "build", "--tag", IMAGE, str(REPO), timeout=1200)
     run(tools["kind"], "load", "docker-image", IMAGE, "--name", CLUSTER)
+    sandbox_dockerfile = str(REPO / "sandbox" / "Dockerfile")
+    run(tools["docker"], "build", "--file", sandbox_dockerfile, "--tag", FAKES_IMAGE, str(REPO), timeout=1200)
+    run(tools["kind"], "load", "docker-image", FAKES_IMAGE, "--name", CLUSTER)
     repository, _, tag = IMAGE.rpartition(":")
 
     namespace = kubeconfig.parent / "namespace.yaml"
     namespace.write_text(f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {NAMESPACE}\n")
     run(*kubectl, "apply", "-f", str(namespace))
-    # The fakes run from the same image: `modelops-operator fakes`.
-    fakes = (REPO / "deploy" / "e2e" / "fakes.yaml").read_text().replace("modelops-operator:e2e", IMAGE)
+    # The fakes run from the sandbox's image: `modelops-sandbox fakes`.
+    fakes = (REPO / "deploy" / "e2e" / "fakes.yaml").read_text().replace("modelops-sandbox:e2e", FAKES_IMAGE)
     manifest = kubeconfig.parent / "fakes.yaml"
     manifest.write_text(fakes)
     run(*kubectl, "--namespace", NAMESPACE, "apply", "-f", str(manifest))

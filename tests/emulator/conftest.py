@@ -6,7 +6,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from modelops_operator.sandbox.cluster import EmulatedCluster
+from modelops_sandbox.cluster import EmulatedCluster
 from tests.emulator.helpers import Cli, Http, find_binary, widget_crd
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from modelops_operator.sandbox.cluster import EmulatedCluster
+from modelops_sandbox.cluster import EmulatedCluster
 from tests.emulator.helpers import Http
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from modelops_operator.sandbox.cluster import EmulatedCluster
+from modelops_sandbox.cluster import EmulatedCluster
 from tests.emulator.helpers import Http
 
 EVENTS = "/api/v1/namespaces/default/events"

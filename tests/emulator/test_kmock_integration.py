@@ -8,7 +8,7 @@ import aiohttp
 import kmock
 import pytest
 
-from modelops_operator.sandbox.cluster import EmulatedCluster
+from modelops_sandbox.cluster import EmulatedCluster
 from tests.emulator.helpers import WIDGETS, Http, widget
 
 

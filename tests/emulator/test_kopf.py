@@ -8,7 +8,7 @@ from typing import Any
 
 import kopf
 
-from modelops_operator.sandbox.cluster import EmulatedCluster
+from modelops_sandbox.cluster import EmulatedCluster
 from tests.emulator.helpers import API_VERSION, GROUP, PLURAL, VERSION, eventually, widget, widget_crd
 
 FINALIZER = "example.com/widget-operator"

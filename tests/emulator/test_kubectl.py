@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from modelops_operator.sandbox.cluster import EmulatedCluster
+from modelops_sandbox.cluster import EmulatedCluster
 from tests.emulator.helpers import API_VERSION, WIDGETS, Cli, Http, eventually, widget, widget_crd
 
 

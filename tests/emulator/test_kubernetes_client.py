@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from modelops_operator.sandbox.cluster import EmulatedCluster
+from modelops_sandbox.cluster import EmulatedCluster
 from tests.emulator.helpers import GROUP, PLURAL, VERSION, widget
 
 

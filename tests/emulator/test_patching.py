@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from modelops_operator.sandbox.cluster import patching
+from modelops_sandbox.cluster import patching
 from tests.emulator.helpers import WIDGETS, Http, widget
 
 pytestmark = pytest.mark.usefixtures("crd")

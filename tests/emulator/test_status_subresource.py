@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from modelops_operator.sandbox.cluster import EmulatedCluster
+from modelops_sandbox.cluster import EmulatedCluster
 from tests.emulator.helpers import WIDGETS, Http, widget, widget_crd
 
 pytestmark = pytest.mark.usefixtures("crd")

@@ -59,7 +59,7 @@ async def test_builtin_tables_have_name_and_age(http: Http) -> None:
 
 
 def test_ages_are_rendered_like_kubectl() -> None:
-    from modelops_operator.sandbox.cluster.tables import human_duration
+    from modelops_sandbox.cluster.tables import human_duration
 
     assert [human_duration(s) for s in (0, 59, 119, 120, 185, 600, 3 * 3600, 5 * 3600 + 60, 30 * 3600)] == [
         "0s",

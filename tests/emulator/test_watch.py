@@ -7,7 +7,7 @@ import time
 import aiohttp
 import pytest
 
-from modelops_operator.sandbox.cluster import EmulatedCluster
+from modelops_sandbox.cluster import EmulatedCluster
 from tests.emulator.helpers import WIDGETS, Http, watch, widget, widget_crd
 
 pytestmark = pytest.mark.usefixtures("crd")

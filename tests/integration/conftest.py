@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from modelops_operator.sandbox.stack import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN, Stack, local_stack
+from modelops_sandbox.stack import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN, Stack, local_stack
 from tests.support.waiting import eventually
 
 ASSISTANT = "UA" + "1" * 32

@@ -16,8 +16,8 @@ from modelops_operator.providers.errors import PermanentUpstreamError
 from modelops_operator.providers.http import UpstreamHTTP
 from modelops_operator.providers.twilio_assistants.client import UPSTREAM, TwilioAssistantsClient
 from modelops_operator.providers.twilio_assistants.provider import TwilioAssistantsProvider
-from modelops_operator.sandbox.fakes.twilio_assistants import TOOL_PATH, TOOLS_PATH
-from modelops_operator.sandbox.stack import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN, OperatorHandle, Stack
+from modelops_sandbox.fakes.twilio_assistants import TOOL_PATH, TOOLS_PATH
+from modelops_sandbox.stack import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN, OperatorHandle, Stack
 from tests.integration.conftest import condition, create_secret, event_reasons, wait_event
 from tests.support.waiting import eventually
 

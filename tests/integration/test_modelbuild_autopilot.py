@@ -9,7 +9,7 @@ import pytest
 
 from modelops_operator.providers.base import ResourceRef
 from modelops_operator.providers.twilio_autopilot.provider import derived_unique_name
-from modelops_operator.sandbox.stack import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN, Stack
+from modelops_sandbox.stack import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN, Stack
 from tests.integration.conftest import (
     ASSISTANT,
     MB,

@@ -7,9 +7,9 @@ from typing import Any
 import httpx
 import pytest
 
-from modelops_operator.sandbox.fakes.base import FaultRule
-from modelops_operator.sandbox.fakes.datarobot import CUSTOM_MODEL_VERSIONS_PATH, STATUS_PATH, STATUS_TYPE
-from modelops_operator.sandbox.stack import SANDBOX_DATAROBOT_TOKEN, Stack
+from modelops_sandbox.fakes.base import FaultRule
+from modelops_sandbox.fakes.datarobot import CUSTOM_MODEL_VERSIONS_PATH, STATUS_PATH, STATUS_TYPE
+from modelops_sandbox.stack import SANDBOX_DATAROBOT_TOKEN, Stack
 from tests.integration.conftest import (
     MB,
     PLURAL,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelops_operator.sandbox.stack import SANDBOX_MODELS_API_KEY, Stack
+from modelops_sandbox.stack import SANDBOX_MODELS_API_KEY, Stack
 from tests.integration.conftest import condition, wait_condition, wait_event
 from tests.support.waiting import eventually
 

@@ -6,7 +6,7 @@ import socket
 
 import httpx
 
-from modelops_operator.sandbox.stack import Stack
+from modelops_sandbox.stack import Stack
 from tests.integration.conftest import create_secret, modelbuild, wait_phase
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from modelops_operator.sandbox.runner import EXPECT_ANNOTATION, run_sandbox
+from modelops_sandbox.runner import EXPECT_ANNOTATION, run_sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 

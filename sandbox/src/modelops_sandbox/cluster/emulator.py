@@ -41,7 +41,7 @@ from kmock._internal.apps import KMockError
 from kmock._internal.rendering import ReactionMismatchError, StreamingError
 from typing_extensions import override
 
-from modelops_operator.sandbox.cluster import (
+from modelops_sandbox.cluster import (
     discovery,
     errors,
     lifecycle,
@@ -50,15 +50,15 @@ from modelops_operator.sandbox.cluster import (
     selectors,
     tables,
 )
-from modelops_operator.sandbox.cluster.discovery import ResourceRegistry, ResourceSpec
-from modelops_operator.sandbox.cluster.errors import api_error
-from modelops_operator.sandbox.cluster.routing import (
+from modelops_sandbox.cluster.discovery import ResourceRegistry, ResourceSpec
+from modelops_sandbox.cluster.errors import api_error
+from modelops_sandbox.cluster.routing import (
     ResourcePath,
     content_type,
     negotiate,
     parse_resource_path,
 )
-from modelops_operator.sandbox.cluster.store import Expired, ObjectStore, StorageKey, WatchEvent
+from modelops_sandbox.cluster.store import Expired, ObjectStore, StorageKey, WatchEvent
 
 logger = logging.getLogger(__name__)
 

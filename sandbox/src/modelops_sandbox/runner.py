@@ -1,4 +1,4 @@
-"""`modelops-operator sandbox`: the local stack, the examples, and a live table of their phases."""
+"""`modelops-sandbox run`: the local stack, the examples, and a live table of their phases."""
 
 from __future__ import annotations
 
@@ -12,10 +12,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import yaml
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
 
 from modelops_operator.api.common import GROUP, VERSION
 from modelops_operator.api.kinds import ALL_KINDS
-from modelops_operator.sandbox.stack import Stack, local_stack
+from modelops_sandbox.stack import OperatorHandle, Stack, local_stack
 
 EXPECT_ANNOTATION = "modelops.dev/sandbox-expect"
 TERMINAL = {"Succeeded", "Failed", "Canceled", "Ready"}
@@ -108,11 +112,11 @@ async def run_sandbox(args: argparse.Namespace, out: TextIO = sys.stdout) -> int
             f"kubeconfig: {kubeconfig}  (try: KUBECONFIG={kubeconfig} kubectl get modelops -o wide)", file=out
         )
         print(f"operator log: {log_path}", file=out)
-        async with stack.operator():
+        async with stack.operator() as operator:
             for manifest in manifests:
                 await stack.cluster.apply(manifest)
             print(f"applied {len(manifests)} example manifests from {examples}", file=out)
-            return await _watch(stack, args, out)
+            return await _watch(stack, args, out, log_path, operator)
 
 
 SHOP_GRAPH = {"stg_orders": [], "orders": ["stg_orders"], "revenue": ["orders"]}
@@ -136,19 +140,67 @@ def script_sandbox_world(stack: Stack) -> None:
     )
 
 
-async def _watch(stack: Stack, args: argparse.Namespace, out: TextIO) -> int:
+PHASE_STYLES = {
+    "Succeeded": "bold green",
+    "Ready": "bold green",
+    "Failed": "bold red",
+    "Canceled": "red",
+    "Running": "yellow",
+    "Pending": "cyan",
+    "Deleting": "magenta",
+}
+
+
+def rich_table(rows: list[Row], elapsed: float, kubeconfig: str, log_path: Path) -> Group:
+    """The live view: the table with coloured phases, the elapsed time, and what a person tries next."""
+    table = Table(title=f"modelops sandbox  [dim]{elapsed:5.1f}s[/dim]", title_justify="left", expand=False)
+    for header in ("KIND", "NAME", "PHASE", "READY", "REMOTE-ID", "EXPECTED", "MESSAGE"):
+        table.add_column(
+            header, no_wrap=True, overflow="ellipsis", max_width=70 if header == "MESSAGE" else None
+        )
+    for r in rows:
+        matches = "green" if r.as_expected else "red"
+        table.add_row(
+            r.kind,
+            r.name,
+            Text(r.phase, style=PHASE_STYLES.get(r.phase, "")),
+            Text(r.ready, style="green" if r.ready == "True" else "dim"),
+            r.remote_id,
+            Text(r.expected or "-", style=matches if r.terminal and r.expected else "dim"),
+            r.message,
+        )
+    kubectl = f"KUBECONFIG={kubeconfig} {_kubectl()}"
+    hints = Text.assemble(
+        ("Next, in another shell:\n", "bold"),
+        (f"  {kubectl} get modelops -o wide", "cyan"),
+        ("   (then: describe mb NAME)\n", "dim"),
+        (f"  tail -f {log_path}", "cyan"),
+        ("   (the operator's log)\n", "dim"),
+        (f"  {kubectl} apply -f my-resource.yaml", "cyan"),
+        ("   (your own manifest; Ctrl-C stops the sandbox)", "dim"),
+    )
+    return Group(table, hints)
+
+
+def _kubectl() -> str:
+    """The kubectl a person can paste: the repository's own (make installs it) when run from its root."""
+    local = Path(".tools/bin/kubectl")
+    return str(local) if local.is_file() else "kubectl"
+
+
+async def _watch(
+    stack: Stack, args: argparse.Namespace, out: TextIO, log_path: Path, operator: OperatorHandle
+) -> int:
+    if out.isatty() and not args.once:
+        return await _watch_live(stack, args, out, log_path, operator)
     started = time.monotonic()
     last = ""
-    live = out.isatty() and not args.once
-    while True:
+    while not operator.task.done():
         rows = snapshot(stack)
         elapsed = time.monotonic() - started
         table = render(rows, elapsed)
         body = table.split("\n", 1)[1]
-        if live:
-            out.write("\x1b[2J\x1b[H" + table + "\n(Ctrl-C to stop)\n")
-            out.flush()
-        elif body != last:
+        if body != last:
             print(table, file=out, flush=True)
         last = body
         if args.once:
@@ -161,6 +213,27 @@ async def _watch(stack: Stack, args: argparse.Namespace, out: TextIO) -> int:
                 _verdict(rows, out)
                 return 1
         await asyncio.sleep(1.0)
+    print("the operator stopped; shutting the sandbox down", file=out)
+    return 130
+
+
+async def _watch_live(
+    stack: Stack, args: argparse.Namespace, out: TextIO, log_path: Path, operator: OperatorHandle
+) -> int:
+    """Redraw in place until Ctrl-C (a terminal only: `--once` and pipes get plain lines)."""
+    started = time.monotonic()
+    console = Console(file=out)
+
+    def view() -> Group:
+        return rich_table(snapshot(stack), time.monotonic() - started, args.kubeconfig, log_path)
+
+    with Live(view(), console=console, auto_refresh=False, transient=False) as live:
+        # kopf takes Ctrl-C (SIGINT) and stops the operator; the sandbox ends with it.
+        while not operator.task.done():
+            await asyncio.sleep(1.0)
+            live.update(view(), refresh=True)
+    print("the operator stopped; shutting the sandbox down", file=out)
+    return 130
 
 
 def _verdict(rows: list[Row], out: TextIO) -> int:

@@ -68,16 +68,16 @@ from typing import Any
 import aiohttp
 import kmock
 
-from modelops_operator.sandbox.cluster.client import (
+from modelops_sandbox.cluster.client import (
     ApiError,
     ClusterClient,
     ConflictError,
     NotFoundError,
     resource_path,
 )
-from modelops_operator.sandbox.cluster.discovery import ResourceSpec
-from modelops_operator.sandbox.cluster.emulator import ClusterEmulator
-from modelops_operator.sandbox.cluster.kubeconfig import write_kubeconfig
+from modelops_sandbox.cluster.discovery import ResourceSpec
+from modelops_sandbox.cluster.emulator import ClusterEmulator
+from modelops_sandbox.cluster.kubeconfig import write_kubeconfig
 
 __all__ = [
     "ApiError",

@@ -1,9 +1,9 @@
-"""`modelops-operator fakes`: the four fake upstreams served standalone, until SIGTERM or SIGINT.
+"""`modelops-sandbox fakes`: the four fake upstreams served standalone, until SIGTERM or SIGINT.
 
 For clusters that run the real operator against the fakes (the kind e2e test, `deploy/e2e/fakes.yaml`): each
-fake listens on its own port, accepts the sandbox credentials of :mod:`modelops_operator.sandbox.stack` (the
+fake listens on its own port, accepts the sandbox credentials of :mod:`modelops_sandbox.stack` (the
 examples' Secrets carry the same) and follows the sandbox's scripted world (Autopilot builds whose unique name
-contains "broken" fail with error 23001). Also runnable as ``python -m modelops_operator.sandbox.fakes_server``.
+contains "broken" fail with error 23001). Also runnable as ``python -m modelops_sandbox.fakes_server``.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ import signal
 import sys
 from typing import TextIO
 
-from modelops_operator.sandbox.fakes import TwilioAutopilotFake
-from modelops_operator.sandbox.fakes.base import FakeUpstream
-from modelops_operator.sandbox.fakes.datarobot import DataRobotFake
-from modelops_operator.sandbox.fakes.models_api import ModelsApiFake
-from modelops_operator.sandbox.fakes.twilio_assistants import TwilioAssistantsFake
-from modelops_operator.sandbox.stack import (
+from modelops_sandbox.fakes import TwilioAutopilotFake
+from modelops_sandbox.fakes.base import FakeUpstream
+from modelops_sandbox.fakes.datarobot import DataRobotFake
+from modelops_sandbox.fakes.models_api import ModelsApiFake
+from modelops_sandbox.fakes.twilio_assistants import TwilioAssistantsFake
+from modelops_sandbox.stack import (
     SANDBOX_ACCOUNT_SID,
     SANDBOX_AUTH_TOKEN,
     SANDBOX_DATAROBOT_TOKEN,
@@ -40,7 +40,7 @@ FAKES: tuple[tuple[str, str, str, int], ...] = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of `modelops-operator fakes` (the same lines live in cli.py)."""
+    """The options of `modelops-sandbox fakes`."""
     parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default: all)")
     for name, _, dest, port in FAKES:
         option = "--" + dest.replace("_", "-")
@@ -112,7 +112,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    result = argparse.ArgumentParser(prog="modelops-operator fakes", description=__doc__)
+    result = argparse.ArgumentParser(prog="modelops-sandbox fakes", description=__doc__)
     add_arguments(result)
     return result
 

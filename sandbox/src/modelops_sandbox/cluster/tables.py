@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from modelops_operator.sandbox.cluster import jsonpath
-from modelops_operator.sandbox.cluster.discovery import ResourceSpec
+from modelops_sandbox.cluster import jsonpath
+from modelops_sandbox.cluster.discovery import ResourceSpec
 
 Obj = dict[str, Any]
 

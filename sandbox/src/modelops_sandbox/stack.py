@@ -17,11 +17,11 @@ from modelops_operator.api.crd import render_crd
 from modelops_operator.api.kinds import ALL_KINDS
 from modelops_operator.config import Settings
 from modelops_operator.runtime import run_operator
-from modelops_operator.sandbox.cluster import EmulatedCluster
-from modelops_operator.sandbox.fakes import TwilioAutopilotFake
-from modelops_operator.sandbox.fakes.datarobot import DataRobotFake
-from modelops_operator.sandbox.fakes.models_api import ModelsApiFake
-from modelops_operator.sandbox.fakes.twilio_assistants import TwilioAssistantsFake
+from modelops_sandbox.cluster import EmulatedCluster
+from modelops_sandbox.fakes import TwilioAutopilotFake
+from modelops_sandbox.fakes.datarobot import DataRobotFake
+from modelops_sandbox.fakes.models_api import ModelsApiFake
+from modelops_sandbox.fakes.twilio_assistants import TwilioAssistantsFake
 
 # Obviously fake credentials that the sandbox's fakes accept (the examples' Secrets carry the same).
 SANDBOX_ACCOUNT_SID = "AC00000000000000000000000000000000"
