@@ -1,4 +1,6 @@
-"""The real operator against the emulated cluster and the fake upstreams, over real HTTP."""
+"""The real operator against a real control plane (the chart's ServiceAccount, never admin) and the fake
+upstreams, over real HTTP. Where no control plane can be built (no Go), the emulated cluster stands in, and the
+run's summary says so."""
 
 from __future__ import annotations
 
@@ -7,33 +9,60 @@ from typing import Any
 
 import pytest
 
-from modelops_sandbox.stack import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN, Stack, local_stack
+from modelops_sandbox.stack import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN, Stack, local_stack, stack_on
+from tests.conftest import FALLBACK, REAL, mark_backend
+from tests.support.realcluster import RealCluster, RealControlPlane
 from tests.support.waiting import eventually
 
 ASSISTANT = "UA" + "1" * 32
-API = ("modelops.dev", "v1alpha1", "modelbuilds")
 MB = "modelops.dev/v1alpha1"
 PLURAL = "modelbuilds"
 
 
+# Fast everything: a 0.3 s stage in the fakes and sub-second operator ticks keep each test to seconds.
+FAST = dict(
+    poll_interval_seconds=0.2,
+    drift_interval_seconds=0.5,
+    backoff_base_seconds=0.05,
+    backoff_max_seconds=1.0,
+    http_timeout_seconds=2.0,
+)
+STAGE_SECONDS = 0.3
+
+
+def real_plane(request: pytest.FixtureRequest) -> RealControlPlane | None:
+    """The session's real control plane, or None where it cannot exist here (the tier's skip is reported)."""
+    try:
+        plane: RealControlPlane = request.getfixturevalue("real_control_plane")
+    except pytest.skip.Exception:
+        return None
+    return plane
+
+
 @pytest.fixture
-async def stack() -> AsyncIterator[Stack]:
-    # Fast everything: a 0.2 s stage in the fake and sub-second operator ticks keep each test to seconds.
-    async with local_stack(
-        stage_seconds=0.3,
-        poll_interval_seconds=0.2,
-        drift_interval_seconds=0.5,
-        backoff_base_seconds=0.05,
-        backoff_max_seconds=1.0,
-        http_timeout_seconds=2.0,
-    ) as stack:
-        stack.graceful_stop = False
-        yield stack
+async def stack(request: pytest.FixtureRequest) -> AsyncIterator[Stack[Any]]:
+    plane = real_plane(request)
+    if plane is None:
+        mark_backend(request, FALLBACK)
+        async with local_stack(stage_seconds=STAGE_SECONDS, **FAST) as emulated:
+            emulated.graceful_stop = False
+            yield emulated
+        return
+    mark_backend(request, REAL)
+    identity, pool = request.getfixturevalue("session_release")
+    async with RealCluster.connect(plane, identity) as cluster:
+        namespace = pool.take()
+        try:
+            async with stack_on(cluster, namespace=namespace, stage_seconds=STAGE_SECONDS, **FAST) as real:
+                real.graceful_stop = False
+                yield real
+        finally:
+            await cluster.discard_namespace(namespace)
 
 
 async def create_secret(stack: Stack, name: str = "twilio", **data: str) -> None:
     values = data or {"accountSid": SANDBOX_ACCOUNT_SID, "authToken": SANDBOX_AUTH_TOKEN}
-    await stack.cluster.apply(
+    await stack.apply(
         {
             "apiVersion": "v1",
             "kind": "Secret",
@@ -51,7 +80,7 @@ def modelbuild(
     return {
         "apiVersion": "modelops.dev/v1alpha1",
         "kind": "ModelBuild",
-        "metadata": {"name": name, "namespace": "default", "annotations": annotations or {}},
+        "metadata": {"name": name, "annotations": annotations or {}},
         "spec": {
             "twilioAutopilot": {"assistantSid": ASSISTANT, **twilio},
             "credentialsSecretRef": {"name": secret},
@@ -61,8 +90,16 @@ def modelbuild(
     }
 
 
-def get_mb(stack: Stack, name: str) -> dict[str, Any] | None:
-    return stack.cluster.get_object(*API[:2], API[2], stack.namespace, name)
+async def get_mb(stack: Stack, name: str, plural: str = PLURAL) -> dict[str, Any] | None:
+    return await stack.cluster.get_or_none(MB, plural, stack.namespace, name)
+
+
+async def status_of(stack: Stack, name: str, plural: str = PLURAL) -> dict[str, Any]:
+    return dict(((await get_mb(stack, name, plural)) or {}).get("status") or {})
+
+
+async def gone(stack: Stack, name: str, plural: str = PLURAL) -> bool:
+    return await get_mb(stack, name, plural) is None
 
 
 def condition(obj: dict[str, Any] | None, kind: str) -> dict[str, Any]:
@@ -72,17 +109,24 @@ def condition(obj: dict[str, Any] | None, kind: str) -> dict[str, Any]:
     return {}
 
 
-async def wait_phase(stack: Stack, name: str, phase: str, timeout: float = 20.0) -> dict[str, Any]:  # noqa: ASYNC109
-    def probe() -> dict[str, Any] | None:
-        obj = get_mb(stack, name)
-        return obj if obj and (obj.get("status") or {}).get("phase") == phase else None
+async def wait_phase(
+    stack: Stack,
+    name: str,
+    phase: str,
+    timeout: float = 20.0,  # noqa: ASYNC109
+    plural: str = PLURAL,
+) -> dict[str, Any]:
+    seen: list[Any] = [None]
 
-    return await eventually(probe, timeout=timeout, what=f"{name} phase {phase} (now {_phase(stack, name)})")
+    async def probe() -> dict[str, Any] | None:
+        obj = await get_mb(stack, name, plural)
+        seen[0] = ((obj or {}).get("status") or {}).get("phase")
+        return obj if obj and seen[0] == phase else None
 
-
-def _phase(stack: Stack, name: str) -> Any:
-    obj = get_mb(stack, name)
-    return ((obj or {}).get("status") or {}).get("phase")
+    try:
+        return await eventually(probe, timeout=timeout, what=f"{name} phase {phase}")
+    except AssertionError as error:
+        raise AssertionError(f"{error} (phase now: {seen[0]})") from None
 
 
 async def wait_condition(
@@ -92,11 +136,10 @@ async def wait_condition(
     status: str,
     reason: str | None = None,
     timeout: float = 20.0,  # noqa: ASYNC109
-    plural: str = "modelbuilds",
+    plural: str = PLURAL,
 ) -> dict[str, Any]:
-    def probe() -> dict[str, Any] | None:
-        obj = stack.cluster.get_object(*API[:2], plural, stack.namespace, name)
-        cond = condition(obj, kind)
+    async def probe() -> dict[str, Any] | None:
+        cond = condition(await get_mb(stack, name, plural), kind)
         if cond.get("status") == status and (reason is None or cond.get("reason") == reason):
             return cond
         return None

@@ -18,7 +18,17 @@ from modelops_operator.providers.twilio_assistants.client import UPSTREAM, Twili
 from modelops_operator.providers.twilio_assistants.provider import TwilioAssistantsProvider
 from modelops_sandbox.fakes.twilio_assistants import TOOL_PATH, TOOLS_PATH
 from modelops_sandbox.stack import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN, OperatorHandle, Stack
-from tests.integration.conftest import condition, create_secret, event_reasons, wait_event
+from tests.integration.conftest import (
+    condition,
+    create_secret,
+    event_reasons,
+    get_mb,
+    gone,
+    wait_condition,
+    wait_event,
+)
+from tests.integration.conftest import status_of as status_in
+from tests.integration.conftest import wait_phase as wait_for_phase
 from tests.support.waiting import eventually
 
 API = "modelops.dev/v1alpha1"
@@ -42,33 +52,25 @@ def tool_resource(name: str, *, annotations: dict[str, str] | None = None, **spe
     return {
         "apiVersion": API,
         "kind": "AssistantTool",
-        "metadata": {"name": name, "namespace": "default", "annotations": annotations or {}},
+        "metadata": {"name": name, "annotations": annotations or {}},
         "spec": values,
     }
 
 
-def get_tool(stack: Stack, name: str) -> dict[str, Any] | None:
-    return stack.cluster.get_object("modelops.dev", "v1alpha1", PLURAL, stack.namespace, name)
+async def get_tool(stack: Stack, name: str) -> dict[str, Any] | None:
+    return await get_mb(stack, name, PLURAL)
 
 
-def status_of(stack: Stack, name: str) -> dict[str, Any]:
-    return dict((get_tool(stack, name) or {}).get("status") or {})
+async def status_of(stack: Stack, name: str) -> dict[str, Any]:
+    return await status_in(stack, name, PLURAL)
 
 
 async def wait_phase(stack: Stack, name: str, phase: str, timeout: float = 15.0) -> dict[str, Any]:  # noqa: ASYNC109
-    def probe() -> dict[str, Any] | None:
-        obj = get_tool(stack, name)
-        return obj if status_of(stack, name).get("phase") == phase else None
-
-    return await eventually(probe, timeout=timeout, what=f"{name} phase {phase} ({status_of(stack, name)})")
+    return await wait_for_phase(stack, name, phase, timeout=timeout, plural=PLURAL)
 
 
 async def wait_stalled(stack: Stack, name: str, reason: str) -> dict[str, Any]:
-    def probe() -> dict[str, Any] | None:
-        cond = condition(get_tool(stack, name), "Stalled")
-        return cond if cond.get("status") == "True" and cond.get("reason") == reason else None
-
-    return await eventually(probe, timeout=15, what=f"{name} Stalled ({reason})")
+    return await wait_condition(stack, name, "Stalled", "True", reason, timeout=15, plural=PLURAL)
 
 
 async def events(stack: Stack, name: str, reason: str) -> list[str]:
@@ -80,7 +82,7 @@ async def events(stack: Stack, name: str, reason: str) -> list[str]:
 
 
 async def ready_tool(stack: Stack, name: str, **spec: Any) -> str:
-    await stack.cluster.apply(tool_resource(name, **spec))
+    await stack.apply(tool_resource(name, **spec))
     return str((await wait_phase(stack, name, "Ready"))["status"]["id"])
 
 
@@ -115,7 +117,7 @@ async def secret(stack: Stack) -> AsyncIterator[None]:
 async def test_create_with_policy_and_two_attachments(stack: Stack) -> None:
     async with operator(stack):
         tool_id = await ready_tool(stack, "lookup", policy=POLICY)
-        ready = status_of(stack, "lookup")
+        ready = await status_of(stack, "lookup")
         fetches = len(stack.assistants.requests_matching("GET", TOOL_PATH))
         # Drift checks run (each fetches the tool) and find nothing to correct: no false drift, and no status
         # write at all (any write would move lastSyncedAt).
@@ -124,10 +126,10 @@ async def test_create_with_policy_and_two_attachments(stack: Stack) -> None:
             timeout=10,
             what="two more drift checks",
         )
-        assert status_of(stack, "lookup") == ready
+        assert (await status_of(stack, "lookup")) == ready
         assert stack.assistants.requests_matching("PUT") == []
 
-    obj = get_tool(stack, "lookup")
+    obj = await get_tool(stack, "lookup")
     assert obj is not None
     status = obj["status"]
     assert tool_id.startswith("aia_tool_")
@@ -175,12 +177,16 @@ async def test_editing_description_and_enabled_puts_the_full_object(stack: Stack
     async with operator(stack):
         tool_id = await ready_tool(stack, "edit", policy=POLICY)
         await stack.cluster.patch(
-            API, PLURAL, "default", "edit", {"spec": {"description": "Finds an order", "enabled": False}}
+            API,
+            PLURAL,
+            stack.namespace,
+            "edit",
+            {"spec": {"description": "Finds an order", "enabled": False}},
         )
 
-        def applied() -> bool:
+        async def applied() -> bool:
             remote = stack.assistants.tool(tool_id) or {}
-            status = status_of(stack, "edit")
+            status = await status_of(stack, "edit")
             return (
                 remote.get("description") == "Finds an order"
                 and remote.get("enabled") is False
@@ -250,7 +256,7 @@ async def test_remote_drift_is_corrected_with_events(stack: Stack) -> None:
         )
         await wait_phase(stack, "drift", "Ready")
     assert attached_to(stack, tool_id) == {A, B}
-    obj = get_tool(stack, "drift")
+    obj = await get_tool(stack, "drift")
     assert obj is not None and obj["metadata"]["generation"] == 1
     assert "Updated" not in await event_reasons(stack, "drift")
     assert created(stack) == 1
@@ -275,7 +281,7 @@ async def test_attachment_on_an_assistant_the_status_lists_is_detached(stack: St
     spec = AssistantToolSpec.model_validate(tool_resource("direct")["spec"])
 
     def request(saved: dict[str, Any]) -> Request[AssistantToolSpec, TwilioCredentials]:
-        ref = ResourceRef(namespace="default", name="direct", uid="u-1")
+        ref = ResourceRef(namespace=stack.namespace, name="direct", uid="u-1")
         return Request(resource=ref, spec=spec, credentials=credentials, pending_since=None, saved=saved)
 
     try:
@@ -310,7 +316,7 @@ async def test_a_failed_attachment_after_the_post_does_not_fail_the_create(stack
         {"accountSid": SANDBOX_ACCOUNT_SID, "authToken": SANDBOX_AUTH_TOKEN}
     )
     spec = AssistantToolSpec.model_validate(tool_resource("half")["spec"])
-    ref = ResourceRef(namespace="default", name="half", uid="u-2")
+    ref = ResourceRef(namespace=stack.namespace, name="half", uid="u-2")
     request = Request(resource=ref, spec=spec, credentials=credentials, pending_since=None, saved={})
     try:
         made = await provider.create(request)
@@ -330,14 +336,13 @@ async def test_a_failed_attachment_after_the_post_does_not_fail_the_create(stack
 async def test_attachment_list_changes_in_the_spec(stack: Stack) -> None:
     async with operator(stack):
         tool_id = await ready_tool(stack, "attach")
-        await stack.cluster.patch(API, PLURAL, "default", "attach", {"spec": {"assistantIds": [B, C]}})
-        await eventually(
-            lambda: (
-                status_of(stack, "attach").get("attachedAssistantIds") == [B, C]
-                and status_of(stack, "attach").get("phase") == "Ready"
-            ),
-            what="the status to list the new attachments",
-        )
+        await stack.cluster.patch(API, PLURAL, stack.namespace, "attach", {"spec": {"assistantIds": [B, C]}})
+
+        async def reattached() -> bool:
+            status = await status_of(stack, "attach")
+            return status.get("attachedAssistantIds") == [B, C] and status.get("phase") == "Ready"
+
+        await eventually(reattached, what="the status to list the new attachments")
         [message] = await eventually(lambda: events(stack, "attach", "Updated"), what="an Updated event")
     assert attached_to(stack, tool_id) == {B, C}
     assert message == f"Updated remote object {tool_id} to match the spec: attachments (+{C}, -{A})"
@@ -352,8 +357,8 @@ async def test_remote_deletion_creates_the_tool_again(stack: Stack) -> None:
         stack.assistants.delete_out_of_band(first)
         await wait_event(stack, "phoenix", "RemoteDeleted")
 
-        def recreated() -> str | None:
-            status = status_of(stack, "phoenix")
+        async def recreated() -> str | None:
+            status = await status_of(stack, "phoenix")
             second = status.get("id")
             ok = (
                 status.get("phase") == "Ready"
@@ -369,8 +374,8 @@ async def test_remote_deletion_creates_the_tool_again(stack: Stack) -> None:
     assert created(stack) == 2
     assert [t["id"] for t in stack.assistants.tools] == [second]
     assert attached_to(stack, second) == {A, B}
-    assert status_of(stack, "phoenix")["attachedAssistantIds"] == [A, B]
-    annotations = get_tool(stack, "phoenix")["metadata"]["annotations"]  # type: ignore[index]
+    assert (await status_of(stack, "phoenix"))["attachedAssistantIds"] == [A, B]
+    annotations = (await get_tool(stack, "phoenix"))["metadata"]["annotations"]  # type: ignore[index]
     assert annotations["modelops.dev/external-id"] == second
 
 
@@ -381,11 +386,11 @@ async def test_remote_deletion_creates_the_tool_again(stack: Stack) -> None:
 async def test_operator_killed_between_post_and_status_write_makes_one_tool(stack: Stack) -> None:
     gate = stack.assistants.gate("POST", TOOLS_PATH)
     first = await stack.start_operator()
-    await stack.cluster.apply(tool_resource("crash"))
+    await stack.apply(tool_resource("crash"))
     await gate.wait_arrived()  # the fake has created the tool; its answer is held back
     await first.kill()  # the operator dies before it learns the id
     gate.release()
-    annotations = get_tool(stack, "crash")["metadata"]["annotations"]  # type: ignore[index]
+    annotations = (await get_tool(stack, "crash"))["metadata"]["annotations"]  # type: ignore[index]
     assert "modelops.dev/create-pending-since" in annotations
     assert "modelops.dev/external-id" not in annotations
     [orphan] = stack.assistants.tools
@@ -403,7 +408,7 @@ async def test_operator_killed_between_post_and_status_write_makes_one_tool(stac
 async def test_two_candidates_after_a_crash_stall_naming_both(stack: Stack) -> None:
     gate = stack.assistants.gate("POST", TOOLS_PATH)
     first = await stack.start_operator()
-    await stack.cluster.apply(tool_resource("twins"))
+    await stack.apply(tool_resource("twins"))
     await gate.wait_arrived()
     await first.kill()
     gate.release()
@@ -421,7 +426,7 @@ async def test_two_candidates_after_a_crash_stall_naming_both(stack: Stack) -> N
         stalled = await wait_stalled(stack, "twins", "AmbiguousRemote")
     assert all(tool_id in stalled["message"] for tool_id in ids)
     assert "modelops.dev/external-id" in stalled["message"]
-    assert status_of(stack, "twins")["phase"] == "Pending"
+    assert (await status_of(stack, "twins"))["phase"] == "Pending"
     assert stack.assistants.count_creates() == 2  # nothing more
 
 
@@ -433,8 +438,8 @@ async def test_delete_policy_delete_detaches_then_deletes_before_the_finalizer(s
     stack.assistants.require_detach_before_delete = True
     async with operator(stack):
         tool_id = await ready_tool(stack, "gone", deletionPolicy="Delete")
-        await stack.cluster.delete(API, PLURAL, "default", "gone")
-        await eventually(lambda: get_tool(stack, "gone") is None, what="the resource to disappear")
+        await stack.cluster.delete(API, PLURAL, stack.namespace, "gone")
+        await eventually(lambda: gone(stack, "gone", PLURAL), what="the resource to disappear")
         await wait_event(stack, "gone", "Deleted")
     assert stack.assistants.tools == []
     assert attached_to(stack, tool_id) == set()
@@ -454,8 +459,8 @@ async def test_delete_policy_delete_detaches_then_deletes_before_the_finalizer(s
 async def test_delete_policy_orphan_keeps_the_tool_and_its_attachments(stack: Stack) -> None:
     async with operator(stack):
         tool_id = await ready_tool(stack, "kept", deletionPolicy="Orphan")
-        await stack.cluster.delete(API, PLURAL, "default", "kept")
-        await eventually(lambda: get_tool(stack, "kept") is None, what="the resource to disappear")
+        await stack.cluster.delete(API, PLURAL, stack.namespace, "kept")
+        await eventually(lambda: gone(stack, "kept", PLURAL), what="the resource to disappear")
     assert stack.assistants.requests_matching("DELETE") == []
     assert stack.assistants.tool(tool_id) is not None
     assert attached_to(stack, tool_id) == {A, B}
@@ -488,7 +493,7 @@ async def test_rate_limits_and_server_errors_end_with_one_tool(stack: Stack) -> 
 async def test_upstream_400_is_failed_and_stalled_with_its_message(stack: Stack) -> None:
     async with operator(stack):
         # Passes the CRD's pattern, but the upstream wants an absolute URL with a host.
-        await stack.cluster.apply(tool_resource("rejected", meta={"url": "https://", "method": "POST"}))
+        await stack.apply(tool_resource("rejected", meta={"url": "https://", "method": "POST"}))
         failed = await wait_phase(stack, "rejected", "Failed")
         stalled = await wait_stalled(stack, "rejected", "UpstreamRejected")
         await wait_event(stack, "rejected", "UpstreamRejected")
@@ -498,6 +503,6 @@ async def test_upstream_400_is_failed_and_stalled_with_its_message(stack: Stack)
         assert "modelops.dev/create-pending-since" not in failed["metadata"].get("annotations", {})
         assert stack.assistants.count_creates() == 0
         # A corrected spec (a new generation) tries again.
-        await stack.cluster.patch(API, PLURAL, "default", "rejected", {"spec": {"meta": WEBHOOK}})
+        await stack.cluster.patch(API, PLURAL, stack.namespace, "rejected", {"spec": {"meta": WEBHOOK}})
         await wait_phase(stack, "rejected", "Ready")
     assert stack.assistants.count_creates() == 1

@@ -18,7 +18,9 @@ from tests.integration.conftest import (
     create_secret,
     event_reasons,
     get_mb,
+    gone,
     modelbuild,
+    status_of,
     wait_condition,
     wait_event,
     wait_phase,
@@ -35,7 +37,7 @@ def creates(stack: Stack) -> int:
 async def test_full_lifecycle(stack: Stack) -> None:
     await create_secret(stack)
     async with stack.operator():
-        await stack.cluster.apply(modelbuild("bot"))
+        await stack.apply(modelbuild("bot"))
         running = await wait_phase(stack, "bot", "Running")
         assert running["status"]["remoteStatus"] in ("enqueued", "building")
         assert condition(running, "Reconciling")["status"] == "True"
@@ -52,7 +54,7 @@ async def test_full_lifecycle(stack: Stack) -> None:
     mirrored = status["twilioAutopilot"]
     assert mirrored["sid"] == sid
     assert mirrored["accountSid"] == SANDBOX_ACCOUNT_SID
-    expected_name = derived_unique_name(ResourceRef(namespace="default", name="bot", uid=meta["uid"]))
+    expected_name = derived_unique_name(ResourceRef(namespace=stack.namespace, name="bot", uid=meta["uid"]))
     assert mirrored["uniqueName"] == expected_name
     assert mirrored["dateCreated"].endswith("Z") and mirrored["url"].endswith(sid)
     assert isinstance(mirrored["buildDuration"], int)
@@ -70,16 +72,14 @@ async def test_full_lifecycle(stack: Stack) -> None:
     assert posts[0].principal == SANDBOX_ACCOUNT_SID
     reasons = await event_reasons(stack, "bot")
     assert "Created" in reasons and "RemoteStatusChanged" in reasons and "Succeeded" in reasons
-    events = await stack.cluster.events_for("default", "bot")
+    events = await stack.cluster.events_for(stack.namespace, "bot")
     assert {e["source"]["component"] for e in events} == {"modelops-operator"}
 
 
 async def test_no_status_write_when_nothing_changed(stack: Stack) -> None:
     await create_secret(stack)
     async with stack.operator():
-        await stack.cluster.apply(
-            modelbuild("quiet", polling={"intervalSeconds": 1, "driftIntervalSeconds": 1})
-        )
+        await stack.apply(modelbuild("quiet", polling={"intervalSeconds": 1, "driftIntervalSeconds": 1}))
         done = await wait_phase(stack, "quiet", "Succeeded")
         version = done["metadata"]["resourceVersion"]
         polls = len(stack.autopilot.requests_matching("GET"))
@@ -90,41 +90,44 @@ async def test_no_status_write_when_nothing_changed(stack: Stack) -> None:
             what="three more drift checks",
         )
         # ... and none of them wrote to the resource.
-        assert get_mb(stack, "quiet")["metadata"]["resourceVersion"] == version  # type: ignore[index]
+        assert (await get_mb(stack, "quiet"))["metadata"]["resourceVersion"] == version  # type: ignore[index]
 
 
 async def test_unique_name_update_renames_the_remote_build(stack: Stack) -> None:
     await create_secret(stack)
     async with stack.operator():
-        await stack.cluster.apply(modelbuild("rename", uniqueName="first-name"))
+        await stack.apply(modelbuild("rename", uniqueName="first-name"))
         done = await wait_phase(stack, "rename", "Succeeded")
         sid = done["status"]["externalId"]
         await stack.cluster.patch(
-            MB, PLURAL, "default", "rename", {"spec": {"twilioAutopilot": {"uniqueName": "second-name"}}}
+            MB,
+            PLURAL,
+            stack.namespace,
+            "rename",
+            {"spec": {"twilioAutopilot": {"uniqueName": "second-name"}}},
         )
-        await eventually(
-            lambda: (
-                (get_mb(stack, "rename") or {}).get("status", {}).get("twilioAutopilot", {}).get("uniqueName")
-                == "second-name"
-            ),
-            what="status to mirror the new unique name",
-        )
+
+        async def renamed() -> bool:
+            status = await status_of(stack, "rename")
+            return status.get("twilioAutopilot", {}).get("uniqueName") == "second-name"
+
+        await eventually(renamed, what="status to mirror the new unique name")
     updates = stack.autopilot.requests_matching("POST", rf"/ModelBuilds/{sid}$")
     assert [r.form for r in updates] == [{"UniqueName": "second-name"}]
     assert stack.autopilot.build(ASSISTANT, sid)["unique_name"] == "second-name"  # type: ignore[index]
     assert creates(stack) == 1
     assert "Updated" in await event_reasons(stack, "rename")
-    final = get_mb(stack, "rename")
+    final = await get_mb(stack, "rename")
     assert final["status"]["observedGeneration"] == final["metadata"]["generation"] == 2  # type: ignore[index]
 
 
 async def test_delete_with_policy_delete_removes_remote_build_before_the_finalizer(stack: Stack) -> None:
     await create_secret(stack)
     async with stack.operator():
-        await stack.cluster.apply(modelbuild("gone"))
+        await stack.apply(modelbuild("gone"))
         sid = (await wait_phase(stack, "gone", "Succeeded"))["status"]["externalId"]
-        await stack.cluster.delete(MB, PLURAL, "default", "gone")
-        await eventually(lambda: get_mb(stack, "gone") is None, what="the resource to disappear")
+        await stack.cluster.delete(MB, PLURAL, stack.namespace, "gone")
+        await eventually(lambda: gone(stack, "gone"), what="the resource to disappear")
     assert stack.autopilot.build(ASSISTANT, sid) is None
     deletes = stack.autopilot.requests_matching("DELETE", rf"/ModelBuilds/{sid}$")
     assert [r.status for r in deletes] == [204]
@@ -138,10 +141,10 @@ async def test_delete_with_policy_delete_removes_remote_build_before_the_finaliz
 async def test_delete_with_policy_orphan_keeps_remote_build(stack: Stack) -> None:
     await create_secret(stack)
     async with stack.operator():
-        await stack.cluster.apply(modelbuild("kept", deletionPolicy="Orphan"))
+        await stack.apply(modelbuild("kept", deletionPolicy="Orphan"))
         sid = (await wait_phase(stack, "kept", "Succeeded"))["status"]["externalId"]
-        await stack.cluster.delete(MB, PLURAL, "default", "kept")
-        await eventually(lambda: get_mb(stack, "kept") is None, what="the resource to disappear")
+        await stack.cluster.delete(MB, PLURAL, stack.namespace, "kept")
+        await eventually(lambda: gone(stack, "kept"), what="the resource to disappear")
     assert stack.autopilot.requests_matching("DELETE") == []
     assert stack.autopilot.build(ASSISTANT, sid)["status"] == "completed"  # type: ignore[index]
 
@@ -150,12 +153,12 @@ async def test_operator_killed_between_create_and_status_write_makes_one_build(s
     await create_secret(stack)
     gate = stack.autopilot.gate("POST", CREATE_PATH)
     first = await stack.start_operator()
-    await stack.cluster.apply(modelbuild("crash"))
+    await stack.apply(modelbuild("crash"))
     await gate.wait_arrived()  # the fake has created the build; its answer is held back
     assert stack.autopilot.count_creates() == 1
     await first.kill()  # the operator dies before it learns the sid
     gate.release()
-    obj = get_mb(stack, "crash")
+    obj = await get_mb(stack, "crash")
     assert "modelops.dev/create-pending-since" in obj["metadata"]["annotations"]  # type: ignore[index]
     assert "modelops.dev/external-id" not in obj["metadata"]["annotations"]  # type: ignore[index]
 
@@ -171,7 +174,7 @@ async def test_rate_limit_storm_creates_one_build_with_bounded_retries(stack: St
     await create_secret(stack)
     stack.autopilot.faults.rate_limit(times=12, retry_after=None)
     async with stack.operator():
-        await stack.cluster.apply(modelbuild("storm"))
+        await stack.apply(modelbuild("storm"))
         await wait_phase(stack, "storm", "Succeeded", timeout=40)
     assert creates(stack) == 1
     limited = [r for r in stack.autopilot.requests if r.status == 429]
@@ -190,7 +193,7 @@ async def test_rate_limit_retry_after_is_honoured(stack: Stack) -> None:
     await create_secret(stack)
     stack.autopilot.faults.rate_limit(times=1, retry_after=1.5, method="POST")
     async with stack.operator():
-        await stack.cluster.apply(modelbuild("patient"))
+        await stack.apply(modelbuild("patient"))
         await wait_phase(stack, "patient", "Running")
     posts = stack.autopilot.requests_matching("POST", CREATE_PATH)
     assert [r.status for r in posts] == [429, 201]
@@ -201,7 +204,7 @@ async def test_failed_build_is_failed_and_stalled_with_the_error_code(stack: Sta
     await create_secret(stack)
     stack.autopilot.script("doomed", outcome="failed", error_code=23001)
     async with stack.operator():
-        await stack.cluster.apply(modelbuild("doomed", uniqueName="doomed-1"))
+        await stack.apply(modelbuild("doomed", uniqueName="doomed-1"))
         failed = await wait_phase(stack, "doomed", "Failed")
         stalled = await wait_condition(stack, "doomed", "Stalled", "True", "RemoteFailed")
         await wait_event(stack, "doomed", "RemoteFailed")
@@ -222,7 +225,7 @@ async def test_adoption_of_an_existing_build(stack: Stack) -> None:
     sid = made.json()["sid"]
     before = creates(stack)
     async with stack.operator():
-        await stack.cluster.apply(modelbuild("adopted", annotations={"modelops.dev/external-id": sid}))
+        await stack.apply(modelbuild("adopted", annotations={"modelops.dev/external-id": sid}))
         done = await wait_phase(stack, "adopted", "Succeeded")
         await wait_event(stack, "adopted", "Adopted")
     assert creates(stack) == before
@@ -235,9 +238,7 @@ async def test_adoption_of_an_existing_build(stack: Stack) -> None:
 async def test_adoption_of_a_missing_build_is_stalled(stack: Stack) -> None:
     await create_secret(stack)
     async with stack.operator():
-        await stack.cluster.apply(
-            modelbuild("ghost", annotations={"modelops.dev/external-id": "UG" + "0" * 32})
-        )
+        await stack.apply(modelbuild("ghost", annotations={"modelops.dev/external-id": "UG" + "0" * 32}))
         stalled = await wait_condition(stack, "ghost", "Stalled", "True", "AdoptionFailed")
     assert "UG" + "0" * 32 in stalled["message"]
     assert creates(stack) == 0
@@ -245,10 +246,10 @@ async def test_adoption_of_a_missing_build_is_stalled(stack: Stack) -> None:
 
 async def test_missing_secret_then_created_recovers(stack: Stack) -> None:
     async with stack.operator():
-        await stack.cluster.apply(modelbuild("early", secret="late-secret"))
+        await stack.apply(modelbuild("early", secret="late-secret"))
         stalled = await wait_condition(stack, "early", "Stalled", "True", "CredentialsMissing")
-        assert "late-secret" in stalled["message"] and "default" in stalled["message"]
-        assert (get_mb(stack, "early") or {})["status"]["phase"] == "Pending"
+        assert "late-secret" in stalled["message"] and stack.namespace in stalled["message"]
+        assert ((await get_mb(stack, "early")) or {})["status"]["phase"] == "Pending"
         assert stack.autopilot.requests == []
         await create_secret(stack, "late-secret")
         await wait_phase(stack, "early", "Succeeded", timeout=30)
@@ -263,12 +264,12 @@ async def test_wrong_credentials_stall_without_leaking_the_secret(
     leaked = "wrong-token-Zq9x7Kd2"
     await create_secret(stack, "bad", accountSid=SANDBOX_ACCOUNT_SID, authToken=leaked)
     async with stack.operator():
-        await stack.cluster.apply(modelbuild("denied", secret="bad"))
+        await stack.apply(modelbuild("denied", secret="bad"))
         stalled = await wait_condition(stack, "denied", "Stalled", "True", "CredentialsInvalid")
         await wait_event(stack, "denied", "CredentialsInvalid")
     assert "20003" in stalled["message"] and "'bad'" in stalled["message"]
-    obj = get_mb(stack, "denied")
-    events = await stack.cluster.events_for("default", "denied")
+    obj = await get_mb(stack, "denied")
+    events = await stack.cluster.events_for(stack.namespace, "denied")
     assert leaked not in repr(obj)
     assert leaked not in repr(events)
     assert leaked not in caplog.text
@@ -278,43 +279,41 @@ async def test_wrong_credentials_stall_without_leaking_the_secret(
 async def test_remote_deletion_after_success_recreates_the_build(stack: Stack) -> None:
     await create_secret(stack)
     async with stack.operator():
-        await stack.cluster.apply(
-            modelbuild("phoenix", polling={"intervalSeconds": 1, "driftIntervalSeconds": 1})
-        )
+        await stack.apply(modelbuild("phoenix", polling={"intervalSeconds": 1, "driftIntervalSeconds": 1}))
         first = (await wait_phase(stack, "phoenix", "Succeeded"))["status"]["externalId"]
         stack.autopilot.delete_out_of_band(ASSISTANT, first)
         await wait_event(stack, "phoenix", "RemoteDeleted")
 
-        def recreated() -> bool:
-            status = (get_mb(stack, "phoenix") or {}).get("status", {})
+        async def recreated() -> bool:
+            status = await status_of(stack, "phoenix")
             return status.get("phase") == "Succeeded" and status.get("externalId") not in (None, first)
 
         await eventually(recreated, what="a new build to complete")
     assert creates(stack) == 2
-    second = get_mb(stack, "phoenix")["status"]["externalId"]  # type: ignore[index]
-    assert get_mb(stack, "phoenix")["metadata"]["annotations"]["modelops.dev/external-id"] == second  # type: ignore[index]
+    second = (await get_mb(stack, "phoenix"))["status"]["externalId"]  # type: ignore[index]
+    assert (await get_mb(stack, "phoenix"))["metadata"]["annotations"]["modelops.dev/external-id"] == second  # type: ignore[index]
 
 
 async def test_timeout_is_stalled(stack: Stack) -> None:
     await create_secret(stack)
     stack.autopilot.script("forever", outcome="hang")
     async with stack.operator():
-        await stack.cluster.apply(
+        await stack.apply(
             modelbuild("slow", uniqueName="forever-1", polling={"intervalSeconds": 1, "timeoutSeconds": 2})
         )
         stalled = await wait_condition(stack, "slow", "Stalled", "True", "Timeout")
     assert "building" in stalled["message"]
-    assert (get_mb(stack, "slow") or {})["status"]["phase"] == "Running"
+    assert ((await get_mb(stack, "slow")) or {})["status"]["phase"] == "Running"
 
 
 async def test_paused_makes_no_remote_calls_until_resumed(stack: Stack) -> None:
     await create_secret(stack)
     async with stack.operator():
-        await stack.cluster.apply(modelbuild("held", annotations={"modelops.dev/paused": "true"}))
+        await stack.apply(modelbuild("held", annotations={"modelops.dev/paused": "true"}))
         await wait_condition(stack, "held", "Reconciling", "False", "Paused")
         assert stack.autopilot.requests == []
         await stack.cluster.patch(
-            MB, PLURAL, "default", "held", {"metadata": {"annotations": {"modelops.dev/paused": None}}}
+            MB, PLURAL, stack.namespace, "held", {"metadata": {"annotations": {"modelops.dev/paused": None}}}
         )
         await wait_phase(stack, "held", "Succeeded")
     assert creates(stack) == 1
@@ -324,15 +323,13 @@ async def test_reconcile_requested_polls_now(stack: Stack) -> None:
     await create_secret(stack)
     async with stack.operator():
         # A long drift interval: only the annotation can explain the next GET.
-        await stack.cluster.apply(
-            modelbuild("nudge", polling={"intervalSeconds": 1, "driftIntervalSeconds": 3600})
-        )
+        await stack.apply(modelbuild("nudge", polling={"intervalSeconds": 1, "driftIntervalSeconds": 3600}))
         sid = (await wait_phase(stack, "nudge", "Succeeded"))["status"]["externalId"]
         stack.autopilot.delete_out_of_band(ASSISTANT, sid)
         await stack.cluster.patch(
             MB,
             PLURAL,
-            "default",
+            stack.namespace,
             "nudge",
             {"metadata": {"annotations": {"modelops.dev/reconcile-requested-at": "now"}}},
         )

@@ -17,6 +17,8 @@ from tests.integration.conftest import (
     create_secret,
     event_reasons,
     get_mb,
+    gone,
+    status_of,
     wait_condition,
     wait_event,
     wait_phase,
@@ -40,7 +42,7 @@ def drbuild(
     return {
         "apiVersion": MB,
         "kind": "ModelBuild",
-        "metadata": {"name": name, "namespace": "default", "annotations": annotations or {}},
+        "metadata": {"name": name, "annotations": annotations or {}},
         "spec": {
             "datarobot": {"llmBlueprintId": blueprint, **datarobot},
             "credentialsSecretRef": {"name": SECRET},
@@ -59,18 +61,14 @@ def started(stack: Stack) -> int:
     return stack.datarobot.count_creates()
 
 
-def status_of(stack: Stack, name: str) -> dict[str, Any]:
-    return dict((get_mb(stack, name) or {}).get("status") or {})
-
-
 async def annotate(stack: Stack, name: str, annotations: dict[str, str | None]) -> None:
-    await stack.cluster.patch(MB, PLURAL, "default", name, {"metadata": {"annotations": annotations}})
+    await stack.cluster.patch(MB, PLURAL, stack.namespace, name, {"metadata": {"annotations": annotations}})
 
 
 async def test_success_via_303(stack: Stack) -> None:
     await secret(stack)
     async with stack.operator():
-        await stack.cluster.apply(drbuild("qa", "bp-ok"))
+        await stack.apply(drbuild("qa", "bp-ok"))
         running = await wait_phase(stack, "qa", "Running")
         assert condition(running, "Reconciling")["status"] == "True"
         done = await wait_phase(stack, "qa", "Succeeded")
@@ -113,7 +111,7 @@ async def test_success_via_200_completed(stack: Stack) -> None:
     await secret(stack)
     stack.datarobot.script("bp-plain", completion="200")
     async with stack.operator():
-        await stack.cluster.apply(
+        await stack.apply(
             drbuild(
                 "plain",
                 "bp-plain",
@@ -151,7 +149,7 @@ async def test_failed_job_is_stalled_with_the_upstream_message(
     said = f"upstream says {outcome.lower()}: vector database missing"
     stack.datarobot.script("bp-doomed", outcome=outcome, message=said)  # type: ignore[arg-type]
     async with stack.operator():
-        await stack.cluster.apply(drbuild("doomed", "bp-doomed"))
+        await stack.apply(drbuild("doomed", "bp-doomed"))
         failed = await wait_phase(stack, "doomed", phase)
         stalled = await wait_condition(stack, "doomed", "Stalled", "True", reason)
         event = await wait_event(stack, "doomed", reason)
@@ -168,7 +166,7 @@ async def test_422_on_the_status_url_is_a_readable_stall(stack: Stack) -> None:
     detail = {"detail": [{"loc": ["path", "statusId"], "msg": "value is not a valid uuid", "type": "uuid"}]}
     stack.datarobot.faults.respond(422, detail, method="GET", path=STATUS_PATH)
     async with stack.operator():
-        await stack.cluster.apply(drbuild("bad-id", "bp-422"))
+        await stack.apply(drbuild("bad-id", "bp-422"))
         stalled = await wait_condition(stack, "bad-id", "Stalled", "True", "UpstreamRejected")
     assert "HTTP 422" in stalled["message"]
     assert "statusId: value is not a valid uuid" in stalled["message"]
@@ -181,10 +179,10 @@ async def test_422_on_the_start_is_a_readable_stall_and_clears_the_marker(stack:
     detail = {"detail": [{"loc": ["body", "llmTestConfigurationIds", 0], "msg": "unknown test", "type": "x"}]}
     stack.datarobot.faults.respond(422, detail, method="POST", path=CUSTOM_MODEL_VERSIONS_PATH)
     async with stack.operator():
-        await stack.cluster.apply(drbuild("rejected", "bp-422", llmTestConfigurationIds=["nope"]))
+        await stack.apply(drbuild("rejected", "bp-422", llmTestConfigurationIds=["nope"]))
         stalled = await wait_condition(stack, "rejected", "Stalled", "True", "UpstreamRejected")
     assert "llmTestConfigurationIds.0: unknown test" in stalled["message"]
-    assert PENDING not in (get_mb(stack, "rejected") or {})["metadata"].get("annotations", {})
+    assert PENDING not in ((await get_mb(stack, "rejected")) or {})["metadata"].get("annotations", {})
     assert started(stack) == 0
 
 
@@ -192,26 +190,26 @@ async def test_crash_between_start_and_status_write_asks_a_person_then_adopts(st
     await secret(stack)
     gate = stack.datarobot.gate("POST", CUSTOM_MODEL_VERSIONS_PATH)
     first = await stack.start_operator()
-    await stack.cluster.apply(drbuild("crash", "bp-crash"))
+    await stack.apply(drbuild("crash", "bp-crash"))
     await gate.wait_arrived()  # the fake has started the build; its answer is held back
     await first.kill()  # the operator dies before it learns the ids
     gate.release()
     assert started(stack) == 1
     model = stack.datarobot.custom_models[0]["id"]
-    annotations = (get_mb(stack, "crash") or {})["metadata"]["annotations"]
+    annotations = ((await get_mb(stack, "crash")) or {})["metadata"]["annotations"]
     assert PENDING in annotations and EXTERNAL_ID not in annotations
 
     async with stack.operator():
         stalled = await wait_condition(stack, "crash", "Stalled", "True", "CreateUnconfirmed")
         await wait_event(stack, "crash", "CreateUnconfirmed")
-        assert status_of(stack, "crash")["phase"] == "Pending"
+        assert (await status_of(stack, "crash"))["phase"] == "Pending"
         # What to check and both ways to resume, spelled out.
         assert "bp-crash" in stalled["message"] and annotations[PENDING][:19] in stalled["message"]
         assert (
-            f"kubectl annotate modelbuild/crash -n default {EXTERNAL_ID}=<customModelId>"
+            f"kubectl annotate modelbuild/crash -n {stack.namespace} {EXTERNAL_ID}=<customModelId>"
             in stalled["message"]
         )
-        assert f"kubectl annotate modelbuild/crash -n default {PENDING}-" in stalled["message"]
+        assert f"kubectl annotate modelbuild/crash -n {stack.namespace} {PENDING}-" in stalled["message"]
         assert started(stack) == 1  # nothing started blindly
 
         await annotate(stack, "crash", {EXTERNAL_ID: model})
@@ -228,7 +226,7 @@ async def test_unconfirmed_start_resumes_when_the_marker_is_removed(stack: Stack
     # The connection drops after the request was sent: the operator cannot know whether a build started.
     stack.datarobot.faults.reset(method="POST", path=CUSTOM_MODEL_VERSIONS_PATH)
     async with stack.operator():
-        await stack.cluster.apply(drbuild("lost", "bp-lost"))
+        await stack.apply(drbuild("lost", "bp-lost"))
         await wait_condition(stack, "lost", "Stalled", "True", "CreateUnconfirmed")
         assert started(stack) == 0
         # A person checked DataRobot and found nothing: removing the marker lets the operator start one.
@@ -246,7 +244,7 @@ async def test_a_202_that_does_not_parse_is_not_a_refusal(stack: Stack) -> None:
         FaultRule(method="POST", path=CUSTOM_MODEL_VERSIONS_PATH, status=202, kind="malformed")
     )
     async with stack.operator():
-        await stack.cluster.apply(drbuild("garbled", "bp-garbled"))
+        await stack.apply(drbuild("garbled", "bp-garbled"))
         stalled = await wait_condition(stack, "garbled", "Stalled", "True", "CreateUnconfirmed")
     assert "bp-garbled" in stalled["message"]
     assert len(stack.datarobot.requests_matching("POST", CUSTOM_MODEL_VERSIONS_PATH)) == 1
@@ -255,10 +253,10 @@ async def test_a_202_that_does_not_parse_is_not_a_refusal(stack: Stack) -> None:
 async def test_delete_removes_the_custom_model_before_the_finalizer(stack: Stack) -> None:
     await secret(stack)
     async with stack.operator():
-        await stack.cluster.apply(drbuild("gone", "bp-gone"))
+        await stack.apply(drbuild("gone", "bp-gone"))
         model = (await wait_phase(stack, "gone", "Succeeded"))["status"]["externalId"]
-        await stack.cluster.delete(MB, PLURAL, "default", "gone")
-        await eventually(lambda: get_mb(stack, "gone") is None, what="the resource to disappear")
+        await stack.cluster.delete(MB, PLURAL, stack.namespace, "gone")
+        await eventually(lambda: gone(stack, "gone"), what="the resource to disappear")
     assert stack.datarobot.custom_model(model) is None
     deletes = stack.datarobot.requests_matching("DELETE", rf"^/api/v2/customModels/{model}/$")
     assert [r.status for r in deletes] == [204]
@@ -273,10 +271,10 @@ async def test_delete_removes_the_custom_model_before_the_finalizer(stack: Stack
 async def test_orphan_keeps_the_custom_model(stack: Stack) -> None:
     await secret(stack)
     async with stack.operator():
-        await stack.cluster.apply(drbuild("kept", "bp-kept", policy="Orphan"))
+        await stack.apply(drbuild("kept", "bp-kept", policy="Orphan"))
         model = (await wait_phase(stack, "kept", "Succeeded"))["status"]["externalId"]
-        await stack.cluster.delete(MB, PLURAL, "default", "kept")
-        await eventually(lambda: get_mb(stack, "kept") is None, what="the resource to disappear")
+        await stack.cluster.delete(MB, PLURAL, stack.namespace, "kept")
+        await eventually(lambda: gone(stack, "kept"), what="the resource to disappear")
         await wait_event(stack, "kept", "Orphaned")
     assert stack.datarobot.requests_matching("DELETE") == []
     assert (stack.datarobot.custom_model(model) or {}).get("latestVersion") is not None
@@ -286,10 +284,10 @@ async def test_delete_while_the_job_runs_waits_for_it_to_end(stack: Stack) -> No
     await secret(stack)
     stack.datarobot.script("bp-slow", stage_seconds=1.0)  # INITIALIZED 1 s, RUNNING 1 s, then 303
     async with stack.operator():
-        await stack.cluster.apply(drbuild("busy", "bp-slow"))
+        await stack.apply(drbuild("busy", "bp-slow"))
         model = (await wait_phase(stack, "busy", "Running"))["status"]["externalId"]
-        await stack.cluster.delete(MB, PLURAL, "default", "busy")
-        await eventually(lambda: get_mb(stack, "busy") is None, timeout=20, what="the resource to disappear")
+        await stack.cluster.delete(MB, PLURAL, stack.namespace, "busy")
+        await eventually(lambda: gone(stack, "busy"), timeout=20, what="the resource to disappear")
     post = stack.datarobot.requests_matching("POST", CUSTOM_MODEL_VERSIONS_PATH)[0]
     deletes = stack.datarobot.requests_matching("DELETE", rf"^/api/v2/customModels/{model}/$")
     assert [r.status for r in deletes] == [204]
@@ -309,7 +307,7 @@ async def test_413_429_503_are_retried_and_make_one_build(stack: Stack) -> None:
     faults.server_error(503, times=2, method="GET", path=STATUS_PATH)
     faults.rate_limit(times=1, retry_after=None, method="GET", path=STATUS_PATH)
     async with stack.operator():
-        await stack.cluster.apply(drbuild("storm", "bp-storm"))
+        await stack.apply(drbuild("storm", "bp-storm"))
         done = await wait_phase(stack, "storm", "Succeeded")
     posts = stack.datarobot.requests_matching("POST", CUSTOM_MODEL_VERSIONS_PATH)
     assert [r.status for r in posts] == [429, 503, 413, 202]
@@ -328,7 +326,7 @@ async def test_adoption_of_an_existing_custom_model(stack: Stack) -> None:
     assert made.status_code == 202
     model = made.json()["customModelId"]
     async with stack.operator():
-        await stack.cluster.apply(drbuild("adopted", "bp-hand", annotations={EXTERNAL_ID: model}))
+        await stack.apply(drbuild("adopted", "bp-hand", annotations={EXTERNAL_ID: model}))
         done = await wait_phase(stack, "adopted", "Succeeded")
         await wait_event(stack, "adopted", "Adopted")
     assert started(stack) == 1
@@ -342,21 +340,21 @@ async def test_adoption_of_an_existing_custom_model(stack: Stack) -> None:
 async def test_remote_deletion_after_success_recreates_the_build(stack: Stack) -> None:
     await secret(stack)
     async with stack.operator():
-        await stack.cluster.apply(
+        await stack.apply(
             drbuild("phoenix", "bp-phoenix", polling={"intervalSeconds": 1, "driftIntervalSeconds": 1})
         )
         first = (await wait_phase(stack, "phoenix", "Succeeded"))["status"]["externalId"]
         stack.datarobot.delete_out_of_band(first)
         await wait_event(stack, "phoenix", "RemoteDeleted")
 
-        def recreated() -> bool:
-            status = status_of(stack, "phoenix")
+        async def recreated() -> bool:
+            status = await status_of(stack, "phoenix")
             return status.get("phase") == "Succeeded" and status.get("externalId") not in (None, first)
 
         await eventually(recreated, what="a new build to complete")
     assert started(stack) == 2
-    status = status_of(stack, "phoenix")
+    status = await status_of(stack, "phoenix")
     second = status["externalId"]
-    assert (get_mb(stack, "phoenix") or {})["metadata"]["annotations"][EXTERNAL_ID] == second
+    assert ((await get_mb(stack, "phoenix")) or {})["metadata"]["annotations"][EXTERNAL_ID] == second
     assert status["datarobot"]["statusId"] == stack.datarobot.status_id_of(second)
     assert status["datarobot"]["customModelVersionId"] == stack.datarobot.version_id_of(second)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from modelops_sandbox.stack import SANDBOX_MODELS_API_KEY, Stack
-from tests.integration.conftest import condition, wait_condition, wait_event
+from tests.integration.conftest import condition, get_mb, gone, wait_condition, wait_event, wait_phase
 from tests.support.waiting import eventually
 
 MR = "modelops.dev/v1alpha1"
@@ -15,7 +15,7 @@ GRAPH = {"stg_orders": [], "orders": ["stg_orders"], "revenue": ["orders"]}
 
 
 async def secret(stack: Stack) -> None:
-    await stack.cluster.apply(
+    await stack.apply(
         {
             "apiVersion": "v1",
             "kind": "Secret",
@@ -29,7 +29,7 @@ def modelrun(name: str, project: str = "shop", policy: str = "Delete", **extra: 
     return {
         "apiVersion": MR,
         "kind": "ModelRun",
-        "metadata": {"name": name, "namespace": "default"},
+        "metadata": {"name": name},
         "spec": {
             "modelsApi": {"projectName": project, "modelNames": list(GRAPH), **extra},
             "credentialsSecretRef": {"name": "models"},
@@ -39,16 +39,12 @@ def modelrun(name: str, project: str = "shop", policy: str = "Delete", **extra: 
     }
 
 
-def get_mr(stack: Stack, name: str) -> dict[str, Any] | None:
-    return stack.cluster.get_object("modelops.dev", "v1alpha1", PLURAL, stack.namespace, name)
+async def get_mr(stack: Stack, name: str) -> dict[str, Any] | None:
+    return await get_mb(stack, name, PLURAL)
 
 
 async def wait_run_phase(stack: Stack, name: str, phase: str, timeout: float = 20.0) -> dict[str, Any]:  # noqa: ASYNC109
-    def probe() -> dict[str, Any] | None:
-        obj = get_mr(stack, name)
-        return obj if obj and (obj.get("status") or {}).get("phase") == phase else None
-
-    return await eventually(probe, timeout=timeout, what=f"{name} phase {phase}")
+    return await wait_phase(stack, name, phase, timeout=timeout, plural=PLURAL)
 
 
 def triggers(stack: Stack) -> int:
@@ -64,7 +60,7 @@ async def test_successful_run_with_steps_and_tests(stack: Stack) -> None:
         rows_affected={"stg_orders": 10, "orders": 8, "revenue": 3},
     )
     async with stack.operator():
-        await stack.cluster.apply(modelrun("nightly"))
+        await stack.apply(modelrun("nightly"))
         running = await wait_run_phase(stack, "nightly", "Running")
         assert condition(running, "Reconciling")["status"] == "True"
         done = await wait_run_phase(stack, "nightly", "Succeeded")
@@ -94,13 +90,15 @@ async def test_finished_run_is_not_polled_again(stack: Stack) -> None:
     await secret(stack)
     stack.models_api.script("shop", models=GRAPH)
     async with stack.operator():
-        await stack.cluster.apply(modelrun("once"))
+        await stack.apply(modelrun("once"))
         done = await wait_run_phase(stack, "once", "Succeeded")
         run_id = done["status"]["runId"]
         seen = len(stack.models_api.requests_matching("GET", rf"/v1/model-runs/{run_id}$"))
         # A later change to an annotation wakes the operator; the timers must not poll a finished run.
         stack.models_api.clear_requests()
-        await stack.cluster.patch(MR, PLURAL, "default", "once", {"metadata": {"labels": {"touched": "yes"}}})
+        await stack.cluster.patch(
+            MR, PLURAL, stack.namespace, "once", {"metadata": {"labels": {"touched": "yes"}}}
+        )
         await wait_event(stack, "once", "Succeeded")
     assert seen >= 1
     assert stack.models_api.requests_matching("GET", rf"/v1/model-runs/{run_id}") == []
@@ -115,7 +113,7 @@ async def test_failed_run_names_failed_steps_and_counts_tests(stack: Stack) -> N
         tests={"stg_orders": [("not_null_id", "PASS"), ("accepted_values", "FAIL"), ("fresh", "ERROR")]},
     )
     async with stack.operator():
-        await stack.cluster.apply(modelrun("broken"))
+        await stack.apply(modelrun("broken"))
         failed = await wait_run_phase(stack, "broken", "Failed")
         stalled = await wait_condition(
             stack, "broken", "Stalled", "True", "RemoteFailed", timeout=5, plural=PLURAL
@@ -134,12 +132,12 @@ async def test_delete_cancels_a_running_run_and_waits_for_it(stack: Stack) -> No
     await secret(stack)
     stack.models_api.script("shop", models=GRAPH, hang=True)
     async with stack.operator():
-        await stack.cluster.apply(modelrun("long"))
+        await stack.apply(modelrun("long"))
         running = await wait_run_phase(stack, "long", "Running")
         run_id = running["status"]["runId"]
         await eventually(lambda: stack.models_api.run(run_id)["status"] == "RUNNING", what="the run to start")  # type: ignore[index]
-        await stack.cluster.delete(MR, PLURAL, "default", "long")
-        await eventually(lambda: get_mr(stack, "long") is None, what="the resource to disappear")
+        await stack.cluster.delete(MR, PLURAL, stack.namespace, "long")
+        await eventually(lambda: gone(stack, "long", PLURAL), what="the resource to disappear")
     assert stack.models_api.run(run_id)["status"] == "CANCELLED"  # type: ignore[index]
     assert len(stack.models_api.requests_matching("POST", rf"/v1/model-runs/{run_id}/cancel$")) == 1
 
@@ -148,10 +146,10 @@ async def test_orphan_leaves_the_run_running(stack: Stack) -> None:
     await secret(stack)
     stack.models_api.script("shop", models=GRAPH, hang=True)
     async with stack.operator():
-        await stack.cluster.apply(modelrun("left", policy="Orphan"))
+        await stack.apply(modelrun("left", policy="Orphan"))
         run_id = (await wait_run_phase(stack, "left", "Running"))["status"]["runId"]
-        await stack.cluster.delete(MR, PLURAL, "default", "left")
-        await eventually(lambda: get_mr(stack, "left") is None, what="the resource to disappear")
+        await stack.cluster.delete(MR, PLURAL, stack.namespace, "left")
+        await eventually(lambda: gone(stack, "left", PLURAL), what="the resource to disappear")
     assert stack.models_api.requests_matching("POST", r"/cancel$") == []
     assert stack.models_api.run(run_id)["status"] in ("PENDING", "RUNNING")  # type: ignore[index]
 
@@ -161,7 +159,7 @@ async def test_crash_between_trigger_and_status_write_makes_one_run(stack: Stack
     stack.models_api.script("shop", models=GRAPH)
     gate = stack.models_api.gate("POST", TRIGGER)
     first = await stack.start_operator()
-    await stack.cluster.apply(modelrun("crashy"))
+    await stack.apply(modelrun("crashy"))
     await gate.wait_arrived()
     await first.kill()
     gate.release()
@@ -183,7 +181,7 @@ async def test_two_candidates_after_a_crash_stall_and_name_both(stack: Stack) ->
     stack.models_api.script("shop", models=GRAPH, hang=True)
     gate = stack.models_api.gate("POST", TRIGGER)
     first = await stack.start_operator()
-    await stack.cluster.apply(modelrun("twins"))
+    await stack.apply(modelrun("twins"))
     await gate.wait_arrived()
     await first.kill()
     gate.release()
@@ -202,7 +200,7 @@ async def test_rate_limit_retry_after_is_honoured(stack: Stack) -> None:
     stack.models_api.script("shop", models=GRAPH)
     stack.models_api.faults.rate_limit(times=1, retry_after=1.5, method="GET")
     async with stack.operator():
-        await stack.cluster.apply(modelrun("limited"))
+        await stack.apply(modelrun("limited"))
         await wait_run_phase(stack, "limited", "Succeeded")
     requests = stack.models_api.requests
     limited = next(i for i, r in enumerate(requests) if r.status == 429)
@@ -214,12 +212,12 @@ async def test_compile_error_is_stalled_with_the_upstream_message(stack: Stack) 
     await secret(stack)
     stack.models_api.fail_compile("bad-project", "model 'ghost' not found")
     async with stack.operator():
-        await stack.cluster.apply(modelrun("uncompilable", project="bad-project"))
+        await stack.apply(modelrun("uncompilable", project="bad-project"))
         stalled = await wait_condition(
             stack, "uncompilable", "Stalled", "True", "UpstreamRejected", plural=PLURAL
         )
     assert "Compilation failed: model 'ghost' not found" in stalled["message"]
-    obj = get_mr(stack, "uncompilable")
+    obj = await get_mr(stack, "uncompilable")
     assert obj["status"]["phase"] == "Pending"  # type: ignore[index]
     assert "modelops.dev/create-pending-since" not in obj["metadata"]["annotations"]  # type: ignore[index]
     assert triggers(stack) == 0
@@ -230,7 +228,7 @@ async def test_choosing_a_candidate_resolves_an_ambiguous_stall(stack: Stack) ->
     stack.models_api.script("shop", models=GRAPH)
     gate = stack.models_api.gate("POST", TRIGGER)
     first = await stack.start_operator()
-    await stack.cluster.apply(modelrun("chosen"))
+    await stack.apply(modelrun("chosen"))
     await gate.wait_arrived()
     await first.kill()
     gate.release()
@@ -244,7 +242,7 @@ async def test_choosing_a_candidate_resolves_an_ambiguous_stall(stack: Stack) ->
         await stack.cluster.patch(
             MR,
             PLURAL,
-            "default",
+            stack.namespace,
             "chosen",
             {"metadata": {"annotations": {"modelops.dev/external-id": run_id}}},
         )

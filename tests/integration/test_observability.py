@@ -20,7 +20,7 @@ async def test_metrics_and_liveness(stack: Stack) -> None:
     await create_secret(stack)
     metrics_port, health_port = free_port(), free_port()
     async with stack.operator(metrics_port=metrics_port, health_port=health_port):
-        await stack.cluster.apply(modelbuild("observed"))
+        await stack.apply(modelbuild("observed"))
         await wait_phase(stack, "observed", "Succeeded")
         async with httpx.AsyncClient() as client:
             metrics = (await client.get(f"http://127.0.0.1:{metrics_port}/metrics")).text

@@ -16,17 +16,8 @@ import signal
 import sys
 from typing import TextIO
 
-from modelops_sandbox.fakes import TwilioAutopilotFake
 from modelops_sandbox.fakes.base import FakeUpstream
-from modelops_sandbox.fakes.datarobot import DataRobotFake
-from modelops_sandbox.fakes.models_api import ModelsApiFake
-from modelops_sandbox.fakes.twilio_assistants import TwilioAssistantsFake
-from modelops_sandbox.stack import (
-    SANDBOX_ACCOUNT_SID,
-    SANDBOX_AUTH_TOKEN,
-    SANDBOX_DATAROBOT_TOKEN,
-    SANDBOX_MODELS_API_KEY,
-)
+from modelops_sandbox.stack import sandbox_fakes
 
 log = logging.getLogger(__name__)
 
@@ -58,21 +49,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_fakes(stage_seconds: float) -> dict[str, FakeUpstream]:
-    """The four fakes with the sandbox account, as `local_stack()` builds them."""
-    autopilot = TwilioAutopilotFake(stage_seconds=stage_seconds)
-    autopilot.add_account(SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN)
-    autopilot.script("broken", outcome="failed", error_code=23001)
-    assistants = TwilioAssistantsFake()
-    assistants.add_account(SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN)
-    models_api = ModelsApiFake(pending_seconds=stage_seconds, step_seconds=stage_seconds)
-    models_api.add_api_key(SANDBOX_MODELS_API_KEY)
-    datarobot = DataRobotFake(stage_seconds=stage_seconds, accept_any_blueprint=True)
-    datarobot.add_token(SANDBOX_DATAROBOT_TOKEN)
+    """The four fakes with the sandbox account, as `local_stack()` builds them, plus the sandbox's script."""
+    fakes = sandbox_fakes(stage_seconds)
+    fakes.autopilot.script("broken", outcome="failed", error_code=23001)
     return {
-        "twilio-autopilot": autopilot,
-        "twilio-assistants": assistants,
-        "models-api": models_api,
-        "datarobot": datarobot,
+        "twilio-autopilot": fakes.autopilot,
+        "twilio-assistants": fakes.assistants,
+        "models-api": fakes.models_api,
+        "datarobot": fakes.datarobot,
     }
 
 

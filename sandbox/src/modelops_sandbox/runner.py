@@ -19,6 +19,7 @@ from rich.text import Text
 
 from modelops_operator.api.common import GROUP, VERSION
 from modelops_operator.api.kinds import ALL_KINDS
+from modelops_sandbox.cluster import EmulatedCluster
 from modelops_sandbox.stack import OperatorHandle, Stack, local_stack
 
 EXPECT_ANNOTATION = "modelops.dev/sandbox-expect"
@@ -53,7 +54,7 @@ def load_examples(directory: Path) -> list[dict[str, Any]]:
     return sorted(manifests, key=lambda m: KIND_ORDER.get(m.get("kind", ""), 9))
 
 
-def snapshot(stack: Stack) -> list[Row]:
+def snapshot(stack: Stack[EmulatedCluster]) -> list[Row]:
     rows = []
     for definition in ALL_KINDS:
         for obj in stack.cluster.objects(GROUP, VERSION, definition.plural, stack.namespace):
@@ -122,7 +123,7 @@ async def run_sandbox(args: argparse.Namespace, out: TextIO = sys.stdout) -> int
 SHOP_GRAPH = {"stg_orders": [], "orders": ["stg_orders"], "revenue": ["orders"]}
 
 
-def script_sandbox_world(stack: Stack) -> None:
+def script_sandbox_world(stack: Stack[EmulatedCluster]) -> None:
     """What the fakes do for the examples: names that say "broken" fail, everything else succeeds."""
     stack.autopilot.script("broken", outcome="failed", error_code=23001)
     stack.datarobot.script("broken", outcome="ERROR", message="The LLM blueprint has no LLM selected")
@@ -189,7 +190,11 @@ def _kubectl() -> str:
 
 
 async def _watch(
-    stack: Stack, args: argparse.Namespace, out: TextIO, log_path: Path, operator: OperatorHandle
+    stack: Stack[EmulatedCluster],
+    args: argparse.Namespace,
+    out: TextIO,
+    log_path: Path,
+    operator: OperatorHandle,
 ) -> int:
     if out.isatty() and not args.once:
         return await _watch_live(stack, args, out, log_path, operator)
@@ -218,7 +223,11 @@ async def _watch(
 
 
 async def _watch_live(
-    stack: Stack, args: argparse.Namespace, out: TextIO, log_path: Path, operator: OperatorHandle
+    stack: Stack[EmulatedCluster],
+    args: argparse.Namespace,
+    out: TextIO,
+    log_path: Path,
+    operator: OperatorHandle,
 ) -> int:
     """Redraw in place until Ctrl-C (a terminal only: `--once` and pipes get plain lines)."""
     started = time.monotonic()

@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import kopf
 
@@ -51,9 +51,27 @@ class OperatorHandle:
             await self.task
 
 
+class ClusterAPI(Protocol):
+    """What the stack needs of a Kubernetes API: the emulated cluster, or a real API server in the tests."""
+
+    @property
+    def url(self) -> str: ...
+
+    async def apply(self, manifest: dict[str, Any]) -> dict[str, Any]: ...
+
+    async def get_or_none(
+        self, api_version: str, plural: str, namespace: str | None, name: str
+    ) -> dict[str, Any] | None: ...
+
+    def operator_connection(self, namespace: str) -> kopf.ConnectionInfo: ...
+
+
+C = TypeVar("C", bound=ClusterAPI)
+
+
 @dataclass
-class Stack:
-    cluster: EmulatedCluster
+class Stack(Generic[C]):
+    cluster: C
     autopilot: TwilioAutopilotFake
     assistants: TwilioAssistantsFake
     models_api: ModelsApiFake
@@ -88,6 +106,13 @@ class Stack:
             if not handle.task.done():
                 await (handle.stop() if self.graceful_stop else handle.kill())
 
+    async def apply(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        """Apply a manifest in the stack's namespace (unless it names one, or is cluster-scoped)."""
+        metadata = manifest.setdefault("metadata", {})
+        if manifest.get("kind") not in CLUSTER_SCOPED_KINDS and not metadata.get("namespace"):
+            metadata["namespace"] = self.namespace
+        return await self.cluster.apply(manifest)
+
     async def start_operator(self, **overrides: Any) -> OperatorHandle:
         stop_flag, ready_flag = asyncio.Event(), asyncio.Event()
         settings = self.settings(**overrides)
@@ -97,9 +122,7 @@ class Stack:
                 settings,
                 liveness_endpoint=liveness,
                 namespaces=[self.namespace],
-                connection=kopf.ConnectionInfo(
-                    server=self.cluster.url, insecure=True, default_namespace=self.namespace
-                ),
+                connection=self.cluster.operator_connection(self.namespace),
                 stop_flag=stop_flag,
                 ready_flag=ready_flag,
                 standalone=True,
@@ -125,6 +148,11 @@ async def install_crds(cluster: EmulatedCluster) -> None:
         await cluster.apply(render_crd(definition))
 
 
+CLUSTER_SCOPED_KINDS = frozenset(
+    {"Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"}
+)
+
+
 @contextlib.asynccontextmanager
 async def local_stack(
     *,
@@ -133,27 +161,55 @@ async def local_stack(
     stage_seconds: float = 1.0,
     request_log_limit: int = 1000,
     **settings_overrides: Any,
-) -> AsyncIterator[Stack]:
+) -> AsyncIterator[Stack[EmulatedCluster]]:
     """Start the emulated cluster (with the CRDs) and the fake upstreams, with the sandbox account."""
     async with EmulatedCluster(port=cluster_port, request_log_limit=request_log_limit) as cluster:
         await install_crds(cluster)
         if namespace != "default":
             await cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
-        autopilot = TwilioAutopilotFake(stage_seconds=stage_seconds)
-        autopilot.add_account(SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN)
-        assistants = TwilioAssistantsFake()
-        assistants.add_account(SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN)
-        models_api = ModelsApiFake(pending_seconds=stage_seconds, step_seconds=stage_seconds)
-        models_api.add_api_key(SANDBOX_MODELS_API_KEY)
-        datarobot = DataRobotFake(stage_seconds=stage_seconds, accept_any_blueprint=True)
-        datarobot.add_token(SANDBOX_DATAROBOT_TOKEN)
-        async with autopilot, assistants, models_api, datarobot:
-            yield Stack(
-                cluster=cluster,
-                autopilot=autopilot,
-                assistants=assistants,
-                models_api=models_api,
-                datarobot=datarobot,
-                namespace=namespace,
-                settings_overrides=settings_overrides,
-            )
+        async with stack_on(
+            cluster, namespace=namespace, stage_seconds=stage_seconds, **settings_overrides
+        ) as stack:
+            yield stack
+
+
+@contextlib.asynccontextmanager
+async def stack_on(
+    cluster: C, *, namespace: str = "default", stage_seconds: float = 1.0, **settings_overrides: Any
+) -> AsyncIterator[Stack[C]]:
+    """The fake upstreams, with the sandbox account, beside a cluster that already serves the CRDs."""
+    fakes = sandbox_fakes(stage_seconds)
+    async with fakes.autopilot, fakes.assistants, fakes.models_api, fakes.datarobot:
+        yield Stack(
+            cluster=cluster,
+            autopilot=fakes.autopilot,
+            assistants=fakes.assistants,
+            models_api=fakes.models_api,
+            datarobot=fakes.datarobot,
+            namespace=namespace,
+            settings_overrides=settings_overrides,
+        )
+
+
+@dataclass(frozen=True)
+class SandboxFakes:
+    autopilot: TwilioAutopilotFake
+    assistants: TwilioAssistantsFake
+    models_api: ModelsApiFake
+    datarobot: DataRobotFake
+
+
+def sandbox_fakes(stage_seconds: float) -> SandboxFakes:
+    """The four fakes (not started), accepting the sandbox credentials; each lifecycle stage takes
+    ``stage_seconds``."""
+    autopilot = TwilioAutopilotFake(stage_seconds=stage_seconds)
+    autopilot.add_account(SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN)
+    assistants = TwilioAssistantsFake()
+    assistants.add_account(SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN)
+    models_api = ModelsApiFake(pending_seconds=stage_seconds, step_seconds=stage_seconds)
+    models_api.add_api_key(SANDBOX_MODELS_API_KEY)
+    datarobot = DataRobotFake(stage_seconds=stage_seconds, accept_any_blueprint=True)
+    datarobot.add_token(SANDBOX_DATAROBOT_TOKEN)
+    return SandboxFakes(
+        autopilot=autopilot, assistants=assistants, models_api=models_api, datarobot=datarobot
+    )

@@ -35,6 +35,7 @@ Async convenience API over real HTTP (``api_version`` is ``"v1"`` or ``"<group>/
 ``await cluster.apply(manifest) -> dict``
     Create, or merge-patch the existing object; ``status`` in the manifest is ignored.
 ``await cluster.get(api_version, plural, namespace, name) -> dict``
+``await cluster.get_or_none(api_version, plural, namespace, name) -> dict | None``
 ``await cluster.list_objects(api_version, plural, namespace=None, *, label_selector=None, field_selector=None)
 -> list[dict]``
 ``await cluster.patch(api_version, plural, namespace, name, body, *, subresource=None) -> dict``
@@ -67,13 +68,13 @@ from typing import Any
 
 import aiohttp
 import kmock
+import kopf
 
 from modelops_sandbox.cluster.client import (
     ApiError,
     ClusterClient,
     ConflictError,
     NotFoundError,
-    resource_path,
 )
 from modelops_sandbox.cluster.discovery import ResourceSpec
 from modelops_sandbox.cluster.emulator import ClusterEmulator
@@ -169,41 +170,21 @@ class EmulatedCluster:
         obj = None if spec is None else self.emulator.store.get(spec.storage_key, namespace, name)
         return None if spec is None or obj is None else copy.deepcopy(self.emulator.render(spec, obj))
 
-    # --- async API over HTTP ---------------------------------------------------------------------
-
-    def _locate(self, manifest: dict[str, Any]) -> tuple[str, str, str | None, str | None]:
-        api_version, kind = manifest.get("apiVersion"), manifest.get("kind")
-        if not isinstance(api_version, str) or not isinstance(kind, str):
-            raise ValueError("the manifest needs apiVersion and kind")
-        spec = self.emulator.registry.by_kind(api_version, kind)
-        if spec is None:
-            raise ValueError(f"the cluster serves no kind {kind} in {api_version}")
-        metadata = manifest.get("metadata") or {}
-        namespace = (metadata.get("namespace") or "default") if spec.namespaced else None
-        return api_version, spec.plural, namespace, metadata.get("name")
+    # --- async API over HTTP (the shared ClusterClient: the real API server's tests use the same calls) -----
 
     async def create(self, manifest: dict[str, Any]) -> dict[str, Any]:
-        api_version, plural, namespace, _ = self._locate(manifest)
-        result: dict[str, Any] = await self.client.request(
-            "POST", resource_path(api_version, plural, namespace), body=manifest
-        )
-        return result
+        return await self.client.create(manifest)
 
     async def apply(self, manifest: dict[str, Any]) -> dict[str, Any]:
-        body = {key: value for key, value in manifest.items() if key != "status"}
-        api_version, plural, namespace, name = self._locate(body)
-        try:
-            return await self.create(body)
-        except ConflictError as exc:
-            if exc.reason != "AlreadyExists" or name is None:
-                raise
-        return await self.patch(api_version, plural, namespace, name, body)
+        return await self.client.apply(manifest)
 
     async def get(self, api_version: str, plural: str, namespace: str | None, name: str) -> dict[str, Any]:
-        result: dict[str, Any] = await self.client.request(
-            "GET", resource_path(api_version, plural, namespace, name)
-        )
-        return result
+        return await self.client.get(api_version, plural, namespace, name)
+
+    async def get_or_none(
+        self, api_version: str, plural: str, namespace: str | None, name: str
+    ) -> dict[str, Any] | None:
+        return await self.client.get_or_none(api_version, plural, namespace, name)
 
     async def list_objects(
         self,
@@ -214,16 +195,9 @@ class EmulatedCluster:
         label_selector: str | None = None,
         field_selector: str | None = None,
     ) -> list[dict[str, Any]]:
-        params = {}
-        if label_selector:
-            params["labelSelector"] = label_selector
-        if field_selector:
-            params["fieldSelector"] = field_selector
-        result = await self.client.request(
-            "GET", resource_path(api_version, plural, namespace), params=params
+        return await self.client.list_objects(
+            api_version, plural, namespace, label_selector=label_selector, field_selector=field_selector
         )
-        items: list[dict[str, Any]] = result["items"]
-        return items
 
     async def patch(
         self,
@@ -235,17 +209,14 @@ class EmulatedCluster:
         *,
         subresource: str | None = None,
     ) -> dict[str, Any]:
-        result: dict[str, Any] = await self.client.request(
-            "PATCH",
-            resource_path(api_version, plural, namespace, name, subresource),
-            body=body,
-            content_type="application/merge-patch+json",
-        )
-        return result
+        return await self.client.patch(api_version, plural, namespace, name, body, subresource=subresource)
 
     async def delete(self, api_version: str, plural: str, namespace: str | None, name: str) -> None:
-        await self.client.request("DELETE", resource_path(api_version, plural, namespace, name))
+        await self.client.delete(api_version, plural, namespace, name)
 
     async def events_for(self, namespace: str, name: str) -> list[dict[str, Any]]:
-        selector = f"involvedObject.name={name},involvedObject.namespace={namespace}"
-        return await self.list_objects("v1", "events", namespace, field_selector=selector)
+        return await self.client.events_for(namespace, name)
+
+    def operator_connection(self, namespace: str) -> kopf.ConnectionInfo:
+        """How the operator logs in: plain HTTP, no credentials (the emulator enforces no authn/z)."""
+        return kopf.ConnectionInfo(server=self.url, insecure=True, default_namespace=namespace)
