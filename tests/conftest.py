@@ -53,6 +53,19 @@ def session_release(real_control_plane: RealControlPlane) -> tuple[Identity, Nam
     return identity, NamespacePool(names)
 
 
+@pytest.fixture(scope="module")
+def isolated_control_plane(
+    real_control_plane: RealControlPlane, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RealControlPlane]:
+    """A second control plane of its own, for tests that disturb the whole cluster (an operator watching every
+    namespace, an API server restart) and must not meet the other tests' namespaces."""
+    control_plane = ControlPlane(real_control_plane.control_plane.bin_dir).start()
+    try:
+        yield RealControlPlane(control_plane, home=tmp_path_factory.mktemp("isolated-cluster-home"))
+    finally:
+        control_plane.stop()
+
+
 def mark_backend(request: pytest.FixtureRequest, backend: str) -> None:
     request.node.user_properties.append(("backend", backend))
 

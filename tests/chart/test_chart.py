@@ -293,10 +293,10 @@ def test_rbac_all_namespaces(render: Render) -> None:
     assert by_kind(manifests, "Role") == [] and by_kind(manifests, "RoleBinding") == []
     rules = rules_of(one(manifests, "ClusterRole"))
     for plural in OPERATOR_KINDS:
-        assert grants(rules, "modelops.dev", plural) == {"get", "list", "watch", "patch", "update"}
-        assert grants(rules, "modelops.dev", f"{plural}/status") == {"get", "patch", "update"}
-    assert grants(rules, "", "events") == {"create", "patch"}
-    assert grants(rules, "events.k8s.io", "events") == {"create", "patch"}
+        assert grants(rules, "modelops.dev", plural) == {"list", "watch", "patch"}
+        assert grants(rules, "modelops.dev", f"{plural}/status") == {"patch"}
+    assert grants(rules, "", "events") == {"create"}
+    assert grants(rules, "events.k8s.io", "events") == set()
     assert grants(rules, "", "secrets") == {"get"}
     assert grants(rules, "apiextensions.k8s.io", "customresourcedefinitions") == {"list", "watch"}
     assert grants(rules, "", "namespaces") == set()  # kopf lists namespaces only when not cluster-wide
@@ -321,7 +321,7 @@ def test_rbac_watched_namespaces(render: Render) -> None:
     for namespace, role in roles.items():
         rules = rules_of(role)
         for plural in OPERATOR_KINDS:
-            assert grants(rules, "modelops.dev", plural) == {"get", "list", "watch", "patch", "update"}
+            assert grants(rules, "modelops.dev", plural) == {"list", "watch", "patch"}
         assert grants(rules, "", "secrets") == {"get"}
         assert grants(rules, "kopf.dev", "kopfpeerings") == set()
         assert bindings[namespace]["roleRef"] == {

@@ -4,6 +4,7 @@ run's summary says so."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 
 from modelops_sandbox.stack import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN, Stack, local_stack, stack_on
 from tests.conftest import FALLBACK, REAL, mark_backend
-from tests.support.realcluster import RealCluster, RealControlPlane
+from tests.support.realcluster import Identity, RealCluster, RealControlPlane
 from tests.support.waiting import eventually
 
 ASSISTANT = "UA" + "1" * 32
@@ -50,14 +51,25 @@ async def stack(request: pytest.FixtureRequest) -> AsyncIterator[Stack[Any]]:
         return
     mark_backend(request, REAL)
     identity, pool = request.getfixturevalue("session_release")
-    async with RealCluster.connect(plane, identity) as cluster:
-        namespace = pool.take()
+    namespace = pool.take()
+    async with real_stack(plane, identity, namespace) as real:
         try:
-            async with stack_on(cluster, namespace=namespace, stage_seconds=STAGE_SECONDS, **FAST) as real:
-                real.graceful_stop = False
-                yield real
+            yield real
         finally:
-            await cluster.discard_namespace(namespace)
+            await real.cluster.discard_namespace(namespace)
+
+
+@contextlib.asynccontextmanager
+async def real_stack(
+    plane: RealControlPlane, identity: Identity, namespace: str
+) -> AsyncIterator[Stack[RealCluster]]:
+    """The fakes beside a real API server, the operator logging in as `identity`, in `namespace`."""
+    async with (
+        RealCluster.connect(plane, identity) as cluster,
+        stack_on(cluster, namespace=namespace, stage_seconds=STAGE_SECONDS, **FAST) as stack,
+    ):
+        stack.graceful_stop = False
+        yield stack
 
 
 async def create_secret(stack: Stack, name: str = "twilio", **data: str) -> None:

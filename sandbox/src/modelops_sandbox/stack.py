@@ -98,8 +98,8 @@ class Stack(Generic[C]):
         return Settings.model_validate(values)
 
     @contextlib.asynccontextmanager
-    async def operator(self, **overrides: Any) -> AsyncIterator[OperatorHandle]:
-        handle = await self.start_operator(**overrides)
+    async def operator(self, *, clusterwide: bool = False, **overrides: Any) -> AsyncIterator[OperatorHandle]:
+        handle = await self.start_operator(clusterwide=clusterwide, **overrides)
         try:
             yield handle
         finally:
@@ -113,7 +113,9 @@ class Stack(Generic[C]):
             metadata["namespace"] = self.namespace
         return await self.cluster.apply(manifest)
 
-    async def start_operator(self, **overrides: Any) -> OperatorHandle:
+    async def start_operator(self, *, clusterwide: bool = False, **overrides: Any) -> OperatorHandle:
+        """The operator for the stack's namespace, or for every namespace (`clusterwide`, as the chart's
+        default `--all-namespaces`); `overrides` are settings."""
         stop_flag, ready_flag = asyncio.Event(), asyncio.Event()
         settings = self.settings(**overrides)
         liveness = f"http://127.0.0.1:{settings.health_port}/healthz" if settings.health_port else None
@@ -121,7 +123,8 @@ class Stack(Generic[C]):
             run_operator(
                 settings,
                 liveness_endpoint=liveness,
-                namespaces=[self.namespace],
+                namespaces=[] if clusterwide else [self.namespace],
+                clusterwide=clusterwide,
                 connection=self.cluster.operator_connection(self.namespace),
                 stop_flag=stop_flag,
                 ready_flag=ready_flag,
