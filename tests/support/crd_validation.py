@@ -45,7 +45,9 @@ def cel_errors(crd: dict[str, Any], new: dict[str, Any], old: dict[str, Any] | N
             if uses_old:
                 context["oldSelf"] = old_value
             if not cel.evaluate(rule["rule"], context):
-                errors.append(f"{path or '<root>'}: {rule.get('message', rule['rule'])}")
+                # fieldPath (relative to the rule's node) is where the API server reports the error.
+                where = path + rule.get("fieldPath", "")
+                errors.append(f"{where or '<root>'}: {rule.get('message', rule['rule'])}")
         if isinstance(value, dict):
             for name, child in (schema.get("properties") or {}).items():
                 if name in value:

@@ -93,7 +93,10 @@ def test_assistant_sid_is_immutable() -> None:
     old = _mb()
     new = copy.deepcopy(old)
     new["spec"]["twilioAutopilot"]["assistantSid"] = "UA" + "b" * 32
-    assert "spec.twilioAutopilot.assistantSid: assistantSid is immutable" in cel_errors(CRD, new, old)
+    assert (
+        "spec.twilioAutopilot.assistantSid: assistantSid is immutable: a build of another assistant needs a new ModelBuild"
+        in cel_errors(CRD, new, old)
+    )
 
 
 @pytest.mark.parametrize(
@@ -103,7 +106,9 @@ def test_assistant_sid_is_immutable() -> None:
 def test_status_callback_is_immutable(old_cb: str | None, new_cb: str | None) -> None:
     old = _mb(**({"statusCallback": old_cb} if old_cb else {}))
     new = _mb(**({"statusCallback": new_cb} if new_cb else {}))
-    assert "spec.twilioAutopilot: statusCallback is immutable" in cel_errors(CRD, new, old)
+    assert "spec.twilioAutopilot.statusCallback: statusCallback is immutable" in " ".join(
+        cel_errors(CRD, new, old)
+    )
 
 
 def test_unique_name_may_change() -> None:
@@ -210,4 +215,7 @@ def test_datarobot_deletion_policy_and_polling_may_change() -> None:
 
 def test_provider_block_cannot_switch_to_datarobot() -> None:
     old = _mb()
-    assert "spec: the provider block cannot be changed after creation" in cel_errors(CRD, _dr(), old)
+    assert (
+        "spec: the provider block cannot be changed after creation: another provider needs a new ModelBuild"
+        in cel_errors(CRD, _dr(), old)
+    )

@@ -28,7 +28,9 @@ class TwilioAutopilotBuildSpec(ApiModel):
     assistant_sid: str = Field(
         pattern=r"^UA[0-9a-fA-F]{32}$",
         description="The Autopilot assistant that owns the build. Immutable.",
-        json_schema_extra=immutable("assistantSid is immutable"),
+        json_schema_extra=immutable(
+            "assistantSid is immutable: a build of another assistant needs a new ModelBuild"
+        ),
     )
     unique_name: str | None = Field(
         default=None,
@@ -50,7 +52,10 @@ def _twilio_block_rules() -> dict[str, Any]:
             {
                 "rule": "has(self.statusCallback) == has(oldSelf.statusCallback) && "
                 "(!has(self.statusCallback) || self.statusCallback == oldSelf.statusCallback)",
-                "message": "statusCallback is immutable",
+                # Reported on the field itself, so kubectl's error names spec.twilioAutopilot.statusCallback.
+                "fieldPath": ".statusCallback",
+                "message": "statusCallback is immutable (Twilio takes it only when the build is created): "
+                "another callback needs a new ModelBuild",
             }
         ]
     }
@@ -113,7 +118,10 @@ def _exactly_one_provider_rule() -> list[dict[str, str]]:
             "rule": f"[{present}].filter(x, x).size() == 1",
             "message": f"exactly one provider block must be set: {', '.join(PROVIDER_KEYS)}",
         },
-        {"rule": same, "message": "the provider block cannot be changed after creation"},
+        {
+            "rule": same,
+            "message": "the provider block cannot be changed after creation: another provider needs a new ModelBuild",
+        },
     ]
 
 
