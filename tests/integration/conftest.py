@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from modelops_operator.core.kube import KubeClient
 from modelops_sandbox.stack import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN, Stack, local_stack, stack_on
 from tests.conftest import FALLBACK, REAL, mark_backend
 from tests.support.realcluster import Identity, RealCluster, RealControlPlane
@@ -18,6 +19,25 @@ from tests.support.waiting import eventually
 ASSISTANT = "UA" + "1" * 32
 MB = "modelops.dev/v1alpha1"
 PLURAL = "modelbuilds"
+
+
+@pytest.fixture
+def status_writes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Every status patch the (in-process) operator sends, with the status the server stored after it: the
+    states a reader (kubectl wait, Argo CD, Flux) can see."""
+    writes: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    original = KubeClient.merge_patch
+
+    async def recording(
+        self: KubeClient, path: str, patch: dict[str, Any], *, subresource: str | None = None
+    ) -> dict[str, Any]:
+        result = await original(self, path, patch, subresource=subresource)
+        if subresource == "status":
+            writes.append((patch["status"], dict(result.get("status") or {})))
+        return result
+
+    monkeypatch.setattr(KubeClient, "merge_patch", recording)
+    return writes
 
 
 # Fast everything: a 0.3 s stage in the fakes and sub-second operator ticks keep each test to seconds.

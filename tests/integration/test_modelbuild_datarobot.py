@@ -358,3 +358,39 @@ async def test_remote_deletion_after_success_recreates_the_build(stack: Stack) -
     assert ((await get_mb(stack, "phoenix")) or {})["metadata"]["annotations"][EXTERNAL_ID] == second
     assert status["datarobot"]["statusId"] == stack.datarobot.status_id_of(second)
     assert status["datarobot"]["customModelVersionId"] == stack.datarobot.version_id_of(second)
+
+
+async def test_a_recreated_build_never_shows_its_new_id_beside_the_old_phase(
+    stack: Stack, status_writes: list[tuple[dict[str, Any], dict[str, Any]]]
+) -> None:
+    await secret(stack)
+    async with stack.operator():
+        await stack.apply(
+            drbuild("atomic", "bp-atomic", polling={"intervalSeconds": 1, "driftIntervalSeconds": 1})
+        )
+        first = (await wait_phase(stack, "atomic", "Succeeded"))["status"]["externalId"]
+        stack.datarobot.delete_out_of_band(first)
+
+        async def recreated() -> bool:
+            status = await status_of(stack, "atomic")
+            return status.get("phase") == "Succeeded" and status.get("externalId") not in (None, first)
+
+        await eventually(recreated, what="a new build to complete")
+    seen = [stored for _, stored in status_writes]
+    # Every state a reader could have seen: the old build, or the new one with its own phase and fields.
+    for stored in seen:
+        block = stored.get("datarobot") or {}
+        if stored.get("externalId") not in (None, first):
+            assert block.get("customModelId") == stored["externalId"], stored
+            if stored.get("phase") == "Succeeded":
+                assert block.get("customModelVersionId") == stack.datarobot.version_id_of(
+                    stored["externalId"]
+                )
+        elif stored.get("externalId") == first:
+            assert block.get("customModelId") == first
+    # The switch from the old build to the new one was a single write.
+    switch = next(stored for stored in seen if stored.get("externalId") not in (None, first))
+    assert (
+        switch["phase"] == "Running"
+        and {c["type"]: c["status"] for c in switch["conditions"]}["Ready"] == "False"
+    )

@@ -11,8 +11,6 @@ from modelops_operator.core import status as st
 from modelops_operator.providers.base import Observation, RemoteState, Request, ResourceRef
 from modelops_operator.providers.datarobot.client import DataRobotCredentials, JobStatus, state_of
 from modelops_operator.providers.datarobot.provider import (
-    STATUS_KEYS,
-    DataRobotProvider,
     failure_message,
     job_observation,
     model_observation,
@@ -147,19 +145,26 @@ def test_job_record_gone_without_a_version_is_failed() -> None:
     assert STATUS_ID in (observation.failure_message or "")
 
 
-def test_creation_saved_names_every_key_so_old_ids_are_cleared() -> None:
-    provider = DataRobotProvider(client=None)  # type: ignore[arg-type]
-    saved = provider.creation_saved(
-        Observation(
-            external_id=MODEL,
-            remote_status=None,
-            state=RemoteState.PENDING,
-            status_block={"statusId": STATUS_ID, "customModelId": MODEL},
-        )
+def test_a_new_build_replaces_every_id_of_the_old_one_in_one_status_write() -> None:
+    old = {
+        "phase": "Succeeded",
+        "externalId": "old-model",
+        "datarobot": {
+            "statusId": "old-status",
+            "customModelId": "old-model",
+            "customModelVersionId": VERSION,
+        },
+    }
+    started = Observation(
+        external_id=MODEL,
+        remote_status=None,
+        state=RemoteState.PENDING,
+        status_block={"statusId": STATUS_ID, "customModelId": MODEL},
     )
-    assert set(saved) == set(STATUS_KEYS)
-    assert saved["statusId"] == STATUS_ID and saved["customModelId"] == MODEL
-    assert saved["customModelVersionId"] is None and saved["location"] is None
+    patch = st.status_patch(old, st.outcome_for(started), generation=1, provider_key="datarobot", now=NOW)
+    assert patch is not None
+    assert patch["phase"] == "Running" and patch["externalId"] == MODEL
+    assert patch["datarobot"] == {"statusId": STATUS_ID, "customModelId": MODEL, "customModelVersionId": None}
 
 
 def test_unconfirmed_create_message_says_what_to_check_and_how_to_resume() -> None:

@@ -171,3 +171,37 @@ def test_recovered_event_when_stalled_clears() -> None:
         ),
     }
     assert [e.reason for e in st.transition_events(missing, fine)] == ["Recovered"]
+
+
+SUCCEEDED = {
+    "phase": "Succeeded",
+    "externalId": "UGold",
+    "remoteStatus": "completed",
+    "twilioAutopilot": {"sid": "UGold", "buildDuration": 10},
+    "conditions": [{"type": "Ready", "status": "True", "reason": "Succeeded"}],
+}
+
+
+def test_a_remote_object_found_gone_is_forgotten_in_the_same_write_that_shows_the_new_one() -> None:
+    created = st.without_remote(st.outcome_for(obs(RemoteState.PENDING, "enqueued")), "twilioAutopilot")
+    patch = st.status_patch(SUCCEEDED, created, generation=1, provider_key="twilioAutopilot", now=NOW)
+    assert patch is not None
+    # New id, new phase, new block, Ready False: all in one patch (never the new id beside the old phase).
+    assert (
+        patch["phase"] == "Running" and patch["externalId"] == "UG1" and patch["remoteStatus"] == "enqueued"
+    )
+    assert patch["twilioAutopilot"] == {"sid": "UG1", "buildDuration": None}
+    assert {c["type"]: c["status"] for c in patch["conditions"]}["Ready"] == "False"
+
+
+def test_a_remote_object_found_gone_while_the_upstream_fails_leaves_no_stale_id() -> None:
+    retrying = st.without_remote(st.progressing("Retrying", "HTTP 503"), "twilioAutopilot")
+    patch = st.status_patch(SUCCEEDED, retrying, generation=1, provider_key="twilioAutopilot", now=NOW)
+    assert patch is not None
+    assert patch["phase"] == "Pending"
+    assert patch["externalId"] is None and patch["remoteStatus"] is None and patch["twilioAutopilot"] is None
+
+
+def test_forget_remote_is_the_status_a_failing_pass_starts_from() -> None:
+    forgotten = st.forget_remote(SUCCEEDED, "twilioAutopilot")
+    assert forgotten == {"phase": "Pending", "conditions": []}

@@ -166,6 +166,16 @@ class Lifecycle:
         memory.next_poll_at = self.clock() + interval
 
     async def _pass(self, view: ObjectView, memory: ObjectMemory) -> st.Outcome:
+        forgotten: list[str] = []  # a remote object found deleted during this pass
+        outcome = await self._attempt(view, memory, forgotten)
+        if forgotten:
+            # Whatever the pass ended in (a new remote object, or an error on the way), the one status write
+            # no longer shows the object that is gone: readers never see its id beside a new phase, or the
+            # new id beside the old phase.
+            outcome = st.without_remote(outcome, self._provider_key(view))
+        return outcome
+
+    async def _attempt(self, view: ObjectView, memory: ObjectMemory, forgotten: list[str]) -> st.Outcome:
         if view.paused:
             return st.paused(view.status, f"Paused by the {ANNOTATION_PAUSED} annotation: no remote calls.")
         selected: Selected | None = None
@@ -174,12 +184,20 @@ class Lifecycle:
             credentials = await self._credentials(view, selected)
             request = self._request(view, memory, selected, credentials)
             external_id = view.external_id(memory)
-            if not external_id:
+            observation = None
+            if external_id:
+                observation = await selected.provider.observe(request, external_id)
+                if observation is None:
+                    stall = self._missing_stall(view, memory, selected, external_id)
+                    if stall is not None:
+                        return stall
+                    forgotten.append(external_id)
+                    view = await self._forget_remote(view, memory, external_id)
+                    request = _with_pending(request, None)
+                    external_id = None
+            if not external_id or observation is None:
                 return await self._create_once(view, memory, selected, request)
-            observation = await selected.provider.observe(request, external_id)
-            if observation is None:
-                return await self._remote_missing(view, memory, selected, request, external_id)
-            if not view.status.get("externalId") and view.annotations.get(ANNOTATION_EXTERNAL_ID):
+            if self._adopting(view):
                 self._event(view, "Normal", "Adopted", f"Adopted existing remote object {external_id}.")
             if not observation.up_to_date:
                 drifted = self._drifted(view, memory)
@@ -370,30 +388,24 @@ class Lifecycle:
     async def _remember_external_id(
         self, view: ObjectView, memory: ObjectMemory, observation: Observation
     ) -> None:
-        """Store the remote id right after create, before anything else can fail."""
+        """Store the remote id right after create, before anything else can fail. Only the annotation is
+        written now; the status (id, phase, conditions, provider fields) follows in the pass's one write."""
         memory.external_id = observation.external_id
         await self.kube.merge_patch(
             view.path, {"metadata": {"annotations": {ANNOTATION_EXTERNAL_ID: observation.external_id}}}
         )
-        patch: dict[str, Any] = {"externalId": observation.external_id}
-        key, provider = self._provider_key(view), self._provider_of(view)
-        if provider is not None:
-            saved = provider.creation_saved(observation)
-            if key is not None:
-                patch[key] = saved
-            else:
-                patch.update(saved)
-        await self._patch_status(view, memory, patch)
 
-    async def _remote_missing(
-        self,
-        view: ObjectView,
-        memory: ObjectMemory,
-        selected: Selected,
-        request: Request[Any, Any],
-        external_id: str,
-    ) -> st.Outcome:
-        if not view.status.get("externalId") and view.annotations.get(ANNOTATION_EXTERNAL_ID):
+    @staticmethod
+    def _adopting(view: ObjectView) -> bool:
+        """The external-id annotation names a remote object the status does not show yet: a person set it to
+        adopt one (or, rarely, the operator crashed between storing the id and writing the status)."""
+        return not view.status.get("externalId") and bool(view.annotations.get(ANNOTATION_EXTERNAL_ID))
+
+    def _missing_stall(
+        self, view: ObjectView, memory: ObjectMemory, selected: Selected, external_id: str
+    ) -> st.Outcome | None:
+        """The remote object does not exist: a stall when it must not be created again, else None."""
+        if self._adopting(view):
             return st.stalled(
                 "AdoptionFailed",
                 f"The {ANNOTATION_EXTERNAL_ID} annotation names {external_id}, which does not exist upstream.",
@@ -403,6 +415,11 @@ class Lifecycle:
             return st.stalled(
                 "RemoteDeleted", f"Remote object {external_id} was deleted outside the operator."
             )
+        return None
+
+    async def _forget_remote(self, view: ObjectView, memory: ObjectMemory, external_id: str) -> ObjectView:
+        """The remote object was deleted out of band and will be created again: drop its id and the marker
+        (annotations, written now), and go on with a view whose status no longer has it."""
         self._event(
             view,
             "Warning",
@@ -415,17 +432,15 @@ class Lifecycle:
             view.path,
             {"metadata": {"annotations": {ANNOTATION_EXTERNAL_ID: None, ANNOTATION_CREATE_PENDING: None}}},
         )
-        await self._patch_status(view, memory, {"externalId": None})
-        fresh = dataclasses.replace(
+        return dataclasses.replace(
             view,
             annotations={
                 k: v
                 for k, v in view.annotations.items()
                 if k not in (ANNOTATION_EXTERNAL_ID, ANNOTATION_CREATE_PENDING)
             },
-            status=dict(memory.status or {}),
+            status=st.forget_remote(view.status, self._provider_key(view)),
         )
-        return await self._create_once(fresh, memory, selected, _with_pending(request, None))
 
     # ------------------------------------------------------------------------------------------------- delete
 
@@ -511,15 +526,18 @@ class Lifecycle:
         return Selected(provider=provider, spec=spec, common=view.spec)
 
     def _provider_key(self, view: ObjectView) -> str | None:
-        """The status key of the provider's mirrored block (None for root-spec kinds: fields go top-level)."""
+        """The status key of the provider's mirrored block (None where its fields go top-level: root-spec
+        kinds, and providers that mirror no block)."""
         present = [key for key in self.providers if key and view.spec.get(key) is not None]
-        return present[0] if len(present) == 1 else None
+        if len(present) != 1 or not self.providers[present[0]].mirrors_status_block:
+            return None
+        return present[0]
 
     def _provider_of(self, view: ObjectView) -> AnyProvider | None:
         if "" in self.providers:
             return self.providers[""]
-        key = self._provider_key(view)
-        return None if key is None else self.providers[key]
+        present = [key for key in self.providers if view.spec.get(key) is not None]
+        return self.providers[present[0]] if len(present) == 1 else None
 
     async def _credentials(self, view: ObjectView, selected: Selected) -> Any:
         name = (view.spec.get("credentialsSecretRef") or {}).get("name")
@@ -536,9 +554,7 @@ class Lifecycle:
             spec=selected.spec,
             credentials=credentials,
             pending_since=view.pending_since(memory),
-            saved=dict(view.status.get(selected.provider.key) or {})
-            if selected.provider.key
-            else dict(view.status),
+            saved=_saved(view.status, self._provider_key(view)),
         )
 
     async def _patch_status(self, view: ObjectView, memory: ObjectMemory, patch: dict[str, Any]) -> None:
@@ -596,6 +612,11 @@ _FINAL_REASONS = {
     "AdoptionFailed",
     "RemoteDeleted",
 }
+
+
+def _saved(status: Mapping[str, Any], provider_key: str | None) -> dict[str, Any]:
+    """What the provider last mirrored: its status block, or the top-level status where it has none."""
+    return dict(status.get(provider_key) or {}) if provider_key else dict(status)
 
 
 def _secret(view: ObjectView) -> str:

@@ -5,6 +5,7 @@ No I/O here, so every rule is unit-tested directly.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,8 @@ class Outcome:
     recheck: bool = False
     from_observation: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    # Status keys to remove unless this outcome sets them (the remote object they described is gone).
+    clear: frozenset[str] = frozenset()
 
     @property
     def stalled_for_good(self) -> bool:
@@ -134,6 +137,28 @@ def paused(current: dict[str, Any], message: str) -> Outcome:
     )
 
 
+REMOTE_KEYS = ("externalId", "remoteStatus")
+
+
+def forget_remote(status: dict[str, Any], provider_key: str | None) -> dict[str, Any]:
+    """The status as it stands once its remote object is known to be gone: no id, no remote status, no
+    provider fields, not Ready, phase Pending (until a new object exists)."""
+    gone = {*REMOTE_KEYS, *([provider_key] if provider_key else [])}
+    result = {key: value for key, value in status.items() if key not in gone}
+    result["phase"] = "Pending"
+    result["conditions"] = [c for c in status.get("conditions") or [] if c.get("type") != READY]
+    return result
+
+
+def without_remote(outcome: Outcome, provider_key: str | None) -> Outcome:
+    """`outcome`, written over a status that still describes a remote object which is gone."""
+    return dataclasses.replace(
+        outcome,
+        phase=outcome.phase or "Pending",
+        clear=frozenset({*REMOTE_KEYS, *([provider_key] if provider_key else [])}),
+    )
+
+
 def condition(status: dict[str, Any], kind: str) -> dict[str, Any]:
     for item in status.get("conditions") or []:
         if item.get("type") == kind:
@@ -202,6 +227,10 @@ def status_patch(
             patch[key] = value
     for key, value in (outcome.status_fields or {}).items():
         if value is None and current.get(key) is not None:
+            patch[key] = None
+    for key in outcome.clear:
+        replaced = key in patch or key in wanted or (key == provider_key and outcome.status_block is not None)
+        if not replaced and current.get(key) is not None:
             patch[key] = None
     if not patch:
         return None

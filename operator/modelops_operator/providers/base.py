@@ -111,6 +111,9 @@ class Provider(abc.ABC, Generic[SpecT, CredT]):
     recreate_when_deleted_remotely: bool = True
     #: whether `find` also runs before a first create (cheap, exact lookups such as a unique name)
     find_without_marker: bool = False
+    #: whether the provider's fields are mirrored under `status.<key>` (False: at the top of `.status`, like
+    #: a run's steps); `Request.saved` is read from the same place
+    mirrors_status_block: bool = True
     #: 5xx statuses of a create call after which the upstream certainly did not create anything
     #: (any 4xx means that too); the pending marker is then cleared so the next attempt creates again
     create_unprocessed_statuses: frozenset[int] = frozenset({429})
@@ -142,8 +145,3 @@ class Provider(abc.ABC, Generic[SpecT, CredT]):
     def transition_events(self, old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, str, str]]:
         """Provider-specific Events (type, reason, message) for a status change, e.g. a failed step."""
         return []
-
-    def creation_saved(self, observation: Observation) -> dict[str, Any]:
-        """Status written right after create (ids a later step needs): the status block, or for root-spec
-        kinds the top-level fields."""
-        return observation.status_block if self.key else observation.status_fields

@@ -56,7 +56,6 @@ JOB_STATES: dict[str, RemoteState] = {
 
 #: The status block's keys; the block written right after a create names every one, so the ids of a build
 #: this one replaces (after a remote deletion) never linger next to the new ones.
-STATUS_KEYS = ("statusId", "customModelId", "customModelVersionId", "location", "statusType", "message")
 
 
 def remote_state(job: JobStatus) -> RemoteState:
@@ -93,7 +92,7 @@ def job_observation(job: JobStatus, external_id: str, saved: dict[str, Any]) -> 
             "customModelVersionId": job.custom_model_version_id or saved.get("customModelVersionId"),
             "location": job.location or saved.get("location"),
             "statusType": job.status_type or saved.get("statusType"),
-            "message": job.message,
+            "message": job.message or None,  # DataRobot sends "" while nothing went wrong
         },
         failure_message=failure_message(job),
     )
@@ -211,9 +210,6 @@ class DataRobotProvider(Provider[DataRobotBuildSpec, DataRobotCredentials]):
             state=RemoteState.PENDING,
             status_block={"statusId": started.status_id, "customModelId": started.custom_model_id},
         )
-
-    def creation_saved(self, observation: Observation) -> dict[str, Any]:
-        return {key: observation.status_block.get(key) for key in STATUS_KEYS}
 
     async def observe(self, request: DataRobotRequest, external_id: str) -> Observation | None:
         saved = self._saved_for(request, external_id)

@@ -115,6 +115,8 @@ class ModelsApiProvider(Provider[ModelsApiRunSpec, ModelsApiCredentials]):
     spec_model = ModelsApiRunSpec
     # A run that vanished upstream is not re-triggered: a ModelRun is one run, like a Job.
     recreate_when_deleted_remotely = False
+    # The run's fields (runId, steps, tests) are the kind's own, at the top of `.status`.
+    mirrors_status_block = False
 
     def __init__(self, client: ModelsApiClient) -> None:
         self._client = client
