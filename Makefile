@@ -43,12 +43,15 @@ bench: $(STAMP)
 e2e: $(STAMP)
 	$(BIN)/python -m pytest -m e2e tests/e2e -q
 
-$(STAMP): pyproject.toml sandbox/pyproject.toml tools/install_binaries.py
+$(STAMP): pyproject.toml sandbox/pyproject.toml tools/install_binaries.py tools/install_sdks.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# The operator and the sandbox are two distributions; both are installed for development.
 	$(BIN)/pip install --quiet -e '.[dev]' -e ./sandbox
 	$(BIN)/python tools/install_binaries.py .tools/bin
+	# The vendors' own SDKs, each in a directory of its own (two twilio releases cannot share one), for the
+	# contract tests that drive the fakes with them.
+	$(BIN)/python tools/install_sdks.py .
 	touch $(STAMP)
 
 clean:

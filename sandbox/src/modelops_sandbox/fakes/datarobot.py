@@ -9,8 +9,18 @@ Contract (UPSTREAMS.md §4; DataRobot has no offline spec, these facts are all t
   created, description, message, status, statusId, statusType}`` while in progress or failed; on success
   303 See Other with ``Location: <url>/api/v2/customModels/{customModelId}/versions/{versionId}/`` (or, when
   scripted with ``completion="200"``, 200 with status ``COMPLETED``)
-* ``GET    /api/v2/customModels/{customModelId}/``  -> 200 ``{id, name, latestVersion: {id} | null}``
 * ``DELETE /api/v2/customModels/{customModelId}/``  -> 204, then 404
+
+Beyond those facts, the official client (``datarobot`` 3.20, held to this fake by tests/contract/sdk) needs:
+
+* ``GET    /api/v2/version/``  -> 200 ``{major, minor, versionString}``: ``datarobot.Client`` asks it first
+* ``GET    /api/v2/customModels/{customModelId}/versions/{versionId}/``  -> 200 the version a completed job's
+  303 names (``register_custom_model`` reads it): ``{id, customModelId, versionMajor, versionMinor, label,
+  description, isFrozen, items, created}``; 404 before the job completes and after the model is deleted
+* ``GET    /api/v2/customModels/{customModelId}/``  -> 200 ``{id, name, description, customModelType
+  ("inference"), targetType ("TextGeneration"), targetName, language, createdBy, created, updated,
+  deploymentsCount, trainingDataAssignmentInProgress, latestVersion: <the version above> | null}``
+  (``CustomInferenceModel.get``, the client's way to a model it can ``delete()``)
 
 Auth is ``Authorization: Bearer <token>`` or ``Authorization: Token <token>`` (the official client's scheme);
 both are accepted for tokens registered with :meth:`DataRobotFake.add_token`. Bodies are JSON with camelCase
@@ -22,7 +32,9 @@ Choices of this fake where the contract is silent (documented here so tests can 
 * ids: ``customModelId`` and version ids are 24 lowercase hex digits (DataRobot object ids); ``statusId`` is a
   UUID. A ``statusId`` that is not a UUID (``8-4-4-4-12`` hex digits, any case) is *malformed* and answers
   422 with ``loc: ["path", "statusId"]``; a well-formed unknown one answers 404.
-* ``statusType`` is always :data:`STATUS_TYPE`; ``description`` names the LLM blueprint.
+* ``statusType`` is always :data:`STATUS_TYPE`; ``description`` names the LLM blueprint; ``message`` is ``""``
+  unless the job failed (never null: DataRobot's API reference shows ``"message": ""`` for a job in progress,
+  and the official client's JobStatus requires a string, blank allowed).
 * the custom model exists from the moment the 202 is sent (its id is in that answer); its ``latestVersion``
   is ``null`` until the job completes. A failed job leaves the (empty) custom model behind.
 * the 303 answer carries the status body too (status ``COMPLETED``); clients must not rely on it.
@@ -75,8 +87,16 @@ FAILED_STATUSES: frozenset[str] = frozenset({"ERROR", "ABORTED", "EXPIRED"})
 RETRY_STATUSES: frozenset[int] = frozenset({413, 429, 502, 503, 504})
 """Statuses the official client retries (honouring Retry-After); fault helpers of the base produce them."""
 
+API_VERSION = "2.49.0"
+"""What ``GET /api/v2/version/`` reports. The official client asks it before anything else (``datarobot.Client``)
+and refuses a server whose major version is ahead of the one it expects (2.49 for datarobot 3.20)."""
+
 STATUS_TYPE = "customModelVersionFromLlmBlueprint"
 """The ``statusType`` this fake reports for build jobs (the contract only says it is a string)."""
+CUSTOM_MODEL_TYPE = "inference"
+"""A GenAI build makes a custom *inference* model (the official client's CustomInferenceModel.get checks it)."""
+TARGET_TYPE = "TextGeneration"
+LANGUAGE = "python"
 
 CUSTOM_MODEL_VERSIONS_PATH = r"^/api/v2/genai/customModelVersions/$"
 """Regex (for faults, gates and request matching) of the build-start path."""
@@ -163,10 +183,15 @@ class _Job:
     completion: Completion
     message: str | None
 
+    @property
+    def ends_at(self) -> float:
+        """The clock time the job reaches its outcome (completed or failed; a hanging job never does)."""
+        return self.created_at + 2 * self.stage_seconds
+
     def status(self, now: float) -> JobStatusWord:
         if now < self.created_at + self.stage_seconds:
             return "INITIALIZED"
-        if self.outcome == "hang" or now < self.created_at + 2 * self.stage_seconds:
+        if self.outcome == "hang" or now < self.ends_at:
             return "RUNNING"
         return "COMPLETED" if self.outcome == "completed" else self.outcome
 
@@ -177,6 +202,7 @@ class _CustomModel:
     name: str
     job: _Job
     seq: int
+    created_by: str
 
 
 class DataRobotFake(FakeUpstream):
@@ -207,9 +233,11 @@ class DataRobotFake(FakeUpstream):
         self._creates: list[_Job] = []
         self._next_seq = 0
 
+        self.route("GET", "/api/v2/version/", self._version)
         self.route("POST", "/api/v2/genai/customModelVersions/", self._start)
         self.route("GET", "/api/v2/genai/status/{status_id}/", self._status)
         self.route("GET", "/api/v2/customModels/{custom_model_id}/", self._get_model)
+        self.route("GET", "/api/v2/customModels/{custom_model_id}/versions/{version_id}/", self._get_version)
         self.route("DELETE", "/api/v2/customModels/{custom_model_id}/", self._delete_model)
 
     # -- configuration ------------------------------------------------------------------------------------
@@ -320,6 +348,10 @@ class DataRobotFake(FakeUpstream):
 
     # -- handlers -----------------------------------------------------------------------------------------
 
+    async def _version(self, request: web.Request) -> web.StreamResponse:
+        major, minor, _ = API_VERSION.split(".")
+        return web.json_response({"major": int(major), "minor": int(minor), "versionString": API_VERSION})
+
     async def _start(self, request: web.Request) -> web.StreamResponse:
         body = self.request_json()
         if not isinstance(body, dict):
@@ -377,7 +409,11 @@ class DataRobotFake(FakeUpstream):
         self._jobs[job.status_id] = job
         self._creates.append(job)
         self._models[job.custom_model_id] = _CustomModel(
-            id=job.custom_model_id, name=f"LLM blueprint {blueprint}", job=job, seq=self._next_seq
+            id=job.custom_model_id,
+            name=f"LLM blueprint {blueprint}",
+            job=job,
+            seq=self._next_seq,
+            created_by=self.context().principal or "unknown",
         )
         self._next_seq += 1
         return web.json_response(
@@ -405,6 +441,17 @@ class DataRobotFake(FakeUpstream):
             return self.error_response(404, "Custom model not found")
         return web.json_response(self._render_model(model, self.clock.now()))
 
+    async def _get_version(self, request: web.Request) -> web.StreamResponse:
+        # the resource a completed job's 303 names: it exists once the job has completed, until the model goes
+        model = self._models.get(request.match_info["custom_model_id"])
+        if (
+            model is None
+            or model.job.version_id != request.match_info["version_id"]
+            or model.job.status(self.clock.now()) != "COMPLETED"
+        ):
+            return self.error_response(404, "Custom model version not found")
+        return web.json_response(self._render_version(model.job))
+
     async def _delete_model(self, request: web.Request) -> web.StreamResponse:
         custom_model_id = request.match_info["custom_model_id"]
         if custom_model_id not in self._models:
@@ -429,7 +476,7 @@ class DataRobotFake(FakeUpstream):
     def _render_status(self, job: _Job, now: float) -> dict[str, Any]:
         status = job.status(now)
         failed = status in FAILED_STATUSES
-        message = (job.message or DEFAULT_FAILURE_MESSAGES[status]) if failed else None
+        message = (job.message or DEFAULT_FAILURE_MESSAGES[status]) if failed else ""
         return {
             "code": 1 if failed else 0,
             "created": _iso(self.wall_time(job.created_at)),
@@ -441,9 +488,34 @@ class DataRobotFake(FakeUpstream):
         }
 
     def _render_model(self, model: _CustomModel, now: float) -> dict[str, Any]:
-        completed = model.job.status(now) == "COMPLETED"
+        job = model.job
+        completed = job.status(now) == "COMPLETED"
+        updated = job.ends_at if completed else job.created_at
         return {
             "id": model.id,
             "name": model.name,
-            "latestVersion": {"id": model.job.version_id} if completed else None,
+            "description": "",
+            "customModelType": CUSTOM_MODEL_TYPE,
+            "targetType": TARGET_TYPE,
+            "targetName": job.target_column_name,
+            "language": LANGUAGE,
+            "createdBy": model.created_by,
+            "created": _iso(self.wall_time(job.created_at)),
+            "updated": _iso(self.wall_time(updated)),
+            "deploymentsCount": 0,
+            "trainingDataAssignmentInProgress": False,
+            "latestVersion": self._render_version(job) if completed else None,
+        }
+
+    def _render_version(self, job: _Job) -> dict[str, Any]:
+        return {
+            "id": job.version_id,
+            "customModelId": job.custom_model_id,
+            "versionMajor": 1,
+            "versionMinor": 0,
+            "label": "v1.0",
+            "description": f"Created from LLM blueprint {job.llm_blueprint_id}",
+            "isFrozen": False,
+            "items": [],
+            "created": _iso(self.wall_time(job.ends_at)),
         }
