@@ -50,6 +50,16 @@ class Settings(BaseModel):
         default=60.0, ge=0, description="Longest retry delay without Retry-After."
     )
     max_retry_after_seconds: float = Field(default=300.0, ge=0, description="Longest Retry-After honoured.")
+    secret_cache_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="How long a credentials Secret, once read, is used before it is read again (0: every time).",
+    )
+    credentials_recheck_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="Longest wait before a resource held up by a missing or wrong Secret reads it again.",
+    )
     upstream_concurrency: int = Field(default=8, ge=1, description="Concurrent requests per upstream.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
     log_format: Literal["text", "json"] = Field(default="text", description="Log format.")

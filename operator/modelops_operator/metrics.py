@@ -32,6 +32,12 @@ class Metrics:
             ["kind", "result"],
             registry=self.registry,
         )
+        self.secret_reads = Counter(
+            "modelops_secret_cache_requests",
+            "Credentials looked up, by result: hit (cached) or miss (read from the API server).",
+            ["result"],
+            registry=self.registry,
+        )
         self.remote_creates = Counter(
             "modelops_remote_creates",
             "Remote objects created by the operator.",

@@ -11,6 +11,7 @@ from modelops_operator.api.crd import KindDefinition
 from modelops_operator.config import Settings
 from modelops_operator.core.kube import KubeClient
 from modelops_operator.core.lifecycle import EventSink, Lifecycle, kopf_events
+from modelops_operator.core.secrets import SecretCache
 from modelops_operator.metrics import Metrics
 from modelops_operator.providers.http import UpstreamHTTP
 
@@ -22,10 +23,13 @@ class RuntimeContext:
     events: EventSink = kopf_events
     connection: kopf.ConnectionInfo | None = None
     kube: KubeClient = field(init=False)
+    # One cache for every kind: resources of different kinds often share a Secret.
+    secrets: SecretCache = field(init=False)
     _upstreams: dict[str, UpstreamHTTP] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.kube = KubeClient(lambda: self.connection, timeout=self.settings.http_timeout_seconds)
+        self.secrets = SecretCache(self.kube, self.settings.secret_cache_seconds, self.metrics)
 
     def upstream(self, name: str, base_url: str | None) -> UpstreamHTTP:
         """One HTTP policy (pool, concurrency limit) per upstream, shared by every resource."""
@@ -39,7 +43,16 @@ class RuntimeContext:
         return self._upstreams[name]
 
     def lifecycle(self, kind: KindDefinition, providers: list[Any], **options: Any) -> Lifecycle:
-        return Lifecycle(kind, providers, self.kube, self.settings, self.metrics, self.events, **options)
+        return Lifecycle(
+            kind,
+            providers,
+            self.kube,
+            self.settings,
+            self.metrics,
+            self.events,
+            secrets=self.secrets,
+            **options,
+        )
 
     async def aclose(self) -> None:
         for upstream in self._upstreams.values():

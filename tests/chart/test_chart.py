@@ -299,7 +299,8 @@ def test_rbac_all_namespaces(render: Render) -> None:
     assert grants(rules, "events.k8s.io", "events") == set()
     assert grants(rules, "", "secrets") == {"get"}
     assert grants(rules, "apiextensions.k8s.io", "customresourcedefinitions") == {"list", "watch"}
-    assert grants(rules, "", "namespaces") == set()  # kopf lists namespaces only when not cluster-wide
+    # get: is a namespace being deleted; kopf lists and watches namespaces only when not cluster-wide
+    assert grants(rules, "", "namespaces") == {"get"}
     assert grants(rules, "kopf.dev", "clusterkopfpeerings") == set()
     binding = one(manifests, "ClusterRoleBinding")
     assert binding["roleRef"]["name"] == one(manifests, "ClusterRole")["metadata"]["name"]
@@ -333,7 +334,7 @@ def test_rbac_watched_namespaces(render: Render) -> None:
     # the cluster-level part is kopf's observation only: nothing about the kinds or Secrets
     cluster_rules = rules_of(one(manifests, "ClusterRole"))
     assert grants(cluster_rules, "apiextensions.k8s.io", "customresourcedefinitions") == {"list", "watch"}
-    assert grants(cluster_rules, "", "namespaces") == {"list", "watch"}
+    assert grants(cluster_rules, "", "namespaces") == {"get", "list", "watch"}
     assert len(cluster_rules) == 2
 
 

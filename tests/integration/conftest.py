@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+import kopf
 import pytest
 
 from modelops_operator.core.kube import KubeClient
@@ -38,6 +39,22 @@ def status_writes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[dict[str, Any],
 
     monkeypatch.setattr(KubeClient, "merge_patch", recording)
     return writes
+
+
+@pytest.fixture
+def emitted_events(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, str]]:
+    """Every Event the (in-process) operator posts, as it posts it: for Events whose namespace is being
+    deleted, where reading them back races with the namespace controller."""
+    emitted: list[dict[str, str]] = []
+    original = kopf.event
+
+    def recording(objs: Any, *, type: str, reason: str, message: str = "") -> None:
+        name = (objs.get("metadata") or {}).get("name", "") if isinstance(objs, dict) else ""
+        emitted.append({"name": name, "type": type, "reason": reason, "message": message})
+        original(objs, type=type, reason=reason, message=message)
+
+    monkeypatch.setattr(kopf, "event", recording)
+    return emitted
 
 
 # Fast everything: a 0.3 s stage in the fakes and sub-second operator ticks keep each test to seconds.

@@ -154,12 +154,15 @@ class RealCluster:
             yield cls(plane, identity, ClusterClient(session, plane.url))
 
     def operator_connection(self, namespace: str) -> kopf.ConnectionInfo:
+        """As in a pod: the ServiceAccount's token, and its own namespace as the default one (where Events
+        about cluster-scoped objects go), whatever namespace the operator watches."""
+        del namespace
         return kopf.ConnectionInfo(
             server=self.plane.url,
             ca_path=str(self.plane.control_plane.ca_file),
             token=self.identity.token,
             scheme="Bearer",
-            default_namespace=namespace,
+            default_namespace=self.identity.namespace,
         )
 
     def write_kubeconfig(self, path: Path, *, namespace: str = "default", admin: bool = True) -> Path:

@@ -11,6 +11,7 @@ import os
 import ssl
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -23,6 +24,12 @@ class KubeError(Exception):
         self.status = status
         self.reason = reason
         self.message = message
+
+
+@dataclass(frozen=True)
+class SecretData:
+    values: dict[str, str]
+    resource_version: str
 
 
 class SecretNotFound(Exception):
@@ -114,7 +121,7 @@ class KubeClient:
         result: dict[str, Any] = response.json()
         return result
 
-    async def read_secret(self, namespace: str, name: str) -> dict[str, str]:
+    async def read_secret(self, namespace: str, name: str) -> SecretData:
         try:
             secret = await self._call("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}")
         except KubeError as error:
@@ -126,7 +133,21 @@ class KubeClient:
             data[key] = base64.b64decode(value).decode("utf-8", errors="replace")
         for key, value in (secret.get("stringData") or {}).items():
             data[key] = str(value)
-        return data
+        return SecretData(
+            values=data, resource_version=str((secret.get("metadata") or {}).get("resourceVersion"))
+        )
+
+    async def namespace_terminating(self, namespace: str) -> bool:
+        """Whether the namespace is being deleted (or already gone): nothing can be created in it any more."""
+        try:
+            found = await self._call("GET", f"/api/v1/namespaces/{namespace}")
+        except KubeError as error:
+            if error.status == 404:
+                return True
+            raise
+        return bool((found.get("metadata") or {}).get("deletionTimestamp")) or (
+            (found.get("status") or {}).get("phase") == "Terminating"
+        )
 
     async def merge_patch(
         self,

@@ -26,8 +26,9 @@ from modelops_operator.api.common import (
 from modelops_operator.api.crd import KindDefinition
 from modelops_operator.config import Settings
 from modelops_operator.core import status as st
-from modelops_operator.core.kube import KubeClient, SecretNotFound
+from modelops_operator.core.kube import KubeClient, KubeError, SecretNotFound
 from modelops_operator.core.resource import ObjectMemory, ObjectView, format_time, memory_of, parse_time
+from modelops_operator.core.secrets import SecretCache
 from modelops_operator.metrics import Metrics
 from modelops_operator.providers.backoff import Backoff
 from modelops_operator.providers.base import (
@@ -87,6 +88,7 @@ class Lifecycle:
         rejected_phase: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC),
+        secrets: SecretCache | None = None,
     ) -> None:
         self.kind = kind
         self.providers = {provider.key: provider for provider in providers}
@@ -102,6 +104,7 @@ class Lifecycle:
         self.poll_when_terminal = poll_when_terminal
         self.clock = clock
         self.now = now
+        self.secrets = secrets or SecretCache(kube, settings.secret_cache_seconds, metrics, clock)
         self.backoff = Backoff(
             base=max(settings.backoff_base_seconds, 0.1) * 2,
             cap=settings.backoff_max_seconds,
@@ -230,10 +233,12 @@ class Lifecycle:
                 f"{error}; create it and the resource continues by itself.",
             )
         except MissingCredentialKeys as error:
+            self.secrets.drop(view.namespace, _secret(view))
             return self._credentials_stall(
                 view, memory, "CredentialsInvalid", f"Secret '{_secret(view)}': {error}"
             )
         except AuthenticationError as error:
+            self.secrets.drop(view.namespace, _secret(view))
             return self._credentials_stall(
                 view,
                 memory,
@@ -250,15 +255,11 @@ class Lifecycle:
         self, view: ObjectView, memory: ObjectMemory, reason: str, message: str
     ) -> st.Outcome:
         """Credentials can be fixed without a spec change (a Secret created or corrected), so these stalls
-        are re-checked with backoff."""
-        return self._retry_later(
-            memory, st.stalled(reason, message, phase=view.status.get("phase") or "Pending", recheck=True)
-        )
-
-    def _retry_later(self, memory: ObjectMemory, outcome: st.Outcome) -> st.Outcome:
+        are re-checked with backoff, within seconds."""
         memory.failures += 1
-        memory.not_before = self.clock() + self.backoff.delay(memory.failures)
-        return outcome
+        delay = min(self.backoff.delay(memory.failures), self.settings.credentials_recheck_seconds)
+        memory.not_before = self.clock() + delay
+        return st.stalled(reason, message, phase=view.status.get("phase") or "Pending", recheck=True)
 
     def _transient(self, view: ObjectView, memory: ObjectMemory, error: TransientUpstreamError) -> st.Outcome:
         memory.failures += 1
@@ -445,7 +446,11 @@ class Lifecycle:
     # ------------------------------------------------------------------------------------------------- delete
 
     async def delete(self, body: Mapping[str, Any], memo: Any) -> None:
-        """Called by kopf's deletion handler; returning releases the finalizer, raising retries later."""
+        """Called by kopf's deletion handler; returning releases the finalizer, raising retries later.
+
+        Whatever holds the deletion up (missing credentials, an upstream refusal or outage, a remote object
+        that is not gone yet) is written into `.status` with the way out, and retried with backoff.
+        """
         memory = memory_of(memo)
         async with memory.lock:
             view = ObjectView.of(body, self.kind.plural, memory)
@@ -462,47 +467,107 @@ class Lifecycle:
                 return  # nothing was ever created from an invalid spec
             if not external_id and view.pending_since(memory) is None:
                 return  # never created
-            if not memory.deleting_announced:
-                memory.deleting_announced = True
-                await self._write_status(
-                    view, memory, st.progressing("Deleting", "Deleting the remote object.", phase="Deleting")
+            if await self._namespace_terminating(view):
+                # Nothing can be created in a terminating namespace, Events included: say what happens in
+                # Events about the namespace, in the operator's own namespace.
+                view = dataclasses.replace(
+                    view,
+                    body=_namespace_body(view.namespace),
+                    event_prefix=f"{self.kind.kind} {view.namespace}/{view.name}: ",
                 )
-            try:
-                credentials = await self._credentials(view, selected)
-                request = self._request(view, memory, selected, credentials)
-                if not external_id:
-                    found = await selected.provider.find(request)
-                    if isinstance(found, Undecidable):
-                        self._event(
-                            view,
-                            "Warning",
-                            "DeleteUnconfirmed",
-                            "Deleting nothing upstream: a remote object may have been created without its "
-                            f"id being saved, and it cannot be looked up. {found.message}",
-                        )
-                    if not isinstance(found, Found):
-                        return
-                    external_id = found.observation.external_id
-                gone = await selected.provider.delete(request, external_id)
-            except (SecretNotFound, MissingCredentialKeys, PermanentUpstreamError) as error:
-                message = (
-                    f"Cannot delete remote object {external_id}: {error}. Fix it, or set "
-                    "spec.deletionPolicy: Orphan to let the resource go."
+            outcome = await self._delete_remote(view, memory, selected, external_id)
+            if outcome is None:
+                return
+            await self._write_status(view, memory, outcome)
+            raise kopf.TemporaryError(outcome.message, delay=max(memory.not_before - self.clock(), 0.1))
+
+    async def _delete_remote(
+        self, view: ObjectView, memory: ObjectMemory, selected: Selected, external_id: str | None
+    ) -> st.Outcome | None:
+        """Delete the remote object: None once it is gone (or there is none), else what holds it up."""
+        what = f"remote object {external_id}" if external_id else "the remote object"
+        way_out = "or set spec.deletionPolicy: Orphan to let the resource go and leave the remote object."
+        try:
+            credentials = await self._credentials(view, selected)
+            request = self._request(view, memory, selected, credentials)
+            if not external_id:
+                found = await selected.provider.find(request)
+                if isinstance(found, Undecidable):
+                    self._event(
+                        view,
+                        "Warning",
+                        "DeleteUnconfirmed",
+                        "Deleting nothing upstream: a remote object may have been created without its "
+                        f"id being saved, and it cannot be looked up. {found.message}",
+                    )
+                if not isinstance(found, Found):
+                    return None
+                external_id = found.observation.external_id
+                what = f"remote object {external_id}"
+            gone = await selected.provider.delete(request, external_id)
+        except SecretNotFound as error:
+            if view.event_prefix:  # the namespace is being deleted
+                # The namespace's teardown took the Secret first, and nothing can be created in a terminating
+                # namespace: waiting would only keep the namespace Terminating for ever.
+                self._event(
+                    view,
+                    "Warning",
+                    "Orphaned",
+                    f"Namespace '{view.namespace}' is being deleted and {error} is already gone: left {what} "
+                    "in place, as there are no credentials to delete it. Delete it upstream by hand; to avoid "
+                    "this, delete the resources before their Secret.",
                 )
-                self._warn_once(view, memory, "DeleteFailed", message)
-                raise kopf.TemporaryError(message, delay=self.settings.drift_interval_seconds) from None
-            except TransientUpstreamError as error:
-                memory.failures += 1
-                delay = self.backoff.delay(memory.failures, error.retry_after)
-                self._warn_once(view, memory, "UpstreamUnavailable", f"Deleting {external_id}: {error}")
-                raise kopf.TemporaryError(str(error), delay=delay) from None
-            if not gone:
-                polling = view.spec.get("polling") or {}
-                delay = float(polling.get("intervalSeconds") or self.settings.poll_interval_seconds)
-                raise kopf.TemporaryError(
-                    f"waiting for the upstream to confirm {external_id} is gone", delay=delay
-                )
+                return None
+            return self._blocked(
+                memory,
+                "CredentialsMissing",
+                f"Cannot delete {what}: {error}. Create it again (the deletion goes on within seconds), {way_out}",
+                recheck=True,
+            )
+        except (MissingCredentialKeys, AuthenticationError) as error:
+            self.secrets.drop(view.namespace, _secret(view))
+            return self._blocked(
+                memory,
+                "CredentialsInvalid",
+                f"Cannot delete {what}: Secret '{_secret(view)}': {error}. Fix the Secret, {way_out}",
+                recheck=True,
+            )
+        except PermanentUpstreamError as error:
+            return self._blocked(
+                memory, "UpstreamRejected", f"Cannot delete {what}: {error}. Fix it, {way_out}"
+            )
+        except TransientUpstreamError as error:
+            memory.failures += 1
+            delay = self.backoff.delay(memory.failures, error.retry_after)
+            memory.not_before = self.clock() + delay
+            return st.progressing(
+                "Retrying",
+                f"Deleting {what}: upstream temporarily unavailable, retrying in {delay:.0f}s: {error}",
+                phase="Deleting",
+            )
+        memory.failures = 0
+        if gone:
             self._event(view, "Normal", "Deleted", f"Deleted remote object {external_id}.")
+            return None
+        polling = view.spec.get("polling") or {}
+        memory.not_before = self.clock() + float(
+            polling.get("intervalSeconds") or self.settings.poll_interval_seconds
+        )
+        return st.progressing(
+            "Deleting", f"Deleting {what}: waiting for the upstream to confirm it is gone.", phase="Deleting"
+        )
+
+    def _blocked(
+        self, memory: ObjectMemory, reason: str, message: str, *, recheck: bool = False
+    ) -> st.Outcome:
+        """A deletion that needs a person: Stalled in `.status`, retried with backoff (credentials are
+        re-read within seconds, so a fixed Secret is seen quickly)."""
+        memory.failures += 1
+        delay = self.backoff.delay(memory.failures)
+        if recheck:
+            delay = min(delay, self.settings.credentials_recheck_seconds)
+        memory.not_before = self.clock() + delay
+        return st.stalled(reason, message, phase="Deleting", recheck=recheck)
 
     # ------------------------------------------------------------------------------------------------ helpers
 
@@ -543,7 +608,7 @@ class Lifecycle:
         name = (view.spec.get("credentialsSecretRef") or {}).get("name")
         if not name:
             raise InvalidSpec("spec.credentialsSecretRef.name is required")
-        data = await self.kube.read_secret(view.namespace, name)
+        data = await self.secrets.read(view.namespace, name)
         return selected.provider.credentials(data)
 
     def _request(
@@ -591,12 +656,14 @@ class Lifecycle:
             )
 
     def _event(self, view: ObjectView, type: str, reason: str, message: str) -> None:
-        self.events(view.body, type, reason, message)
+        self.events(view.body, type, reason, view.event_prefix + message)
 
-    def _warn_once(self, view: ObjectView, memory: ObjectMemory, reason: str, message: str) -> None:
-        if memory.last_warning != message:
-            memory.last_warning = message
-            self._event(view, "Warning", reason, message)
+    async def _namespace_terminating(self, view: ObjectView) -> bool:
+        try:
+            return await self.kube.namespace_terminating(view.namespace)
+        except KubeError as error:
+            log.warning("cannot tell whether namespace %s is being deleted: %s", view.namespace, error)
+            return False
 
 
 TERMINAL_PHASES = frozenset({"Succeeded", "Failed", "Canceled", "Ready"})
@@ -617,6 +684,10 @@ _FINAL_REASONS = {
 def _saved(status: Mapping[str, Any], provider_key: str | None) -> dict[str, Any]:
     """What the provider last mirrored: its status block, or the top-level status where it has none."""
     return dict(status.get(provider_key) or {}) if provider_key else dict(status)
+
+
+def _namespace_body(namespace: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
 
 
 def _secret(view: ObjectView) -> str:

@@ -45,7 +45,6 @@ class ObjectMemory:
     failures: int = 0
     polls: int = 0
     last_warning: str | None = None
-    deleting_announced: bool = False
     # The generation the remote object last matched (tells drift from a spec edit); None until known.
     synced_generation: int | None = None
 
@@ -73,6 +72,8 @@ class ObjectView:
     created_at: datetime.datetime | None
     deleting: bool
     body: Mapping[str, Any]
+    # Events go about `body`; a prefix names the resource when `body` is another object (its namespace).
+    event_prefix: str = ""
 
     @classmethod
     def of(cls, body: Mapping[str, Any], plural: str, memory: ObjectMemory) -> ObjectView:

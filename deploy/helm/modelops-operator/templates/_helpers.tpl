@@ -117,9 +117,9 @@ in each watched namespace. Least privilege: what kopf and the operator's own cli
 - apiGroups: ["apiextensions.k8s.io"]
   resources: ["customresourcedefinitions"]
   verbs: ["list", "watch"]
-{{- if not .Values.watch.allNamespaces }}
+# get: whether a resource's namespace is being deleted (nothing, Events included, can be created there then);
+# list and watch: kopf follows the namespaces it is limited to.
 - apiGroups: [""]
   resources: ["namespaces"]
-  verbs: ["list", "watch"]
-{{- end }}
+  verbs: {{ ternary (list "get") (list "get" "list" "watch") .Values.watch.allNamespaces | toJson }}
 {{- end }}
