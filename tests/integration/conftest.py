@@ -5,6 +5,7 @@ run's summary says so."""
 from __future__ import annotations
 
 import contextlib
+import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 from modelops_operator.core.kube import KubeClient
 from modelops_sandbox.stack import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN, Stack, local_stack, stack_on
 from tests.conftest import FALLBACK, REAL, mark_backend
-from tests.support.realcluster import Identity, RealCluster, RealControlPlane
+from tests.support.realcluster import OPERATOR_NAMESPACE, Identity, RealCluster, RealControlPlane
 from tests.support.waiting import eventually
 
 ASSISTANT = "UA" + "1" * 32
@@ -94,6 +95,25 @@ async def stack(request: pytest.FixtureRequest) -> AsyncIterator[Stack[Any]]:
             yield real
         finally:
             await real.cluster.discard_namespace(namespace)
+
+
+@pytest.fixture(scope="module")
+def cluster_wide(isolated_control_plane: RealControlPlane) -> tuple[RealControlPlane, Identity]:
+    """The chart in its default scope (all namespaces) on a control plane of the module's own."""
+    return isolated_control_plane, isolated_control_plane.install_chart("modelops", OPERATOR_NAMESPACE)
+
+
+@pytest.fixture
+async def cluster_wide_stack(
+    request: pytest.FixtureRequest, cluster_wide: tuple[RealControlPlane, Identity]
+) -> AsyncIterator[Stack[RealCluster]]:
+    """A fresh namespace on that control plane; start the operator with `clusterwide=True`."""
+    mark_backend(request, REAL)
+    plane, identity = cluster_wide
+    namespace = f"cw-{secrets.token_hex(3)}"
+    plane.create_namespaces([namespace])
+    async with real_stack(plane, identity, namespace) as stack:
+        yield stack
 
 
 @contextlib.asynccontextmanager

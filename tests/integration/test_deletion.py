@@ -3,16 +3,13 @@ by itself; a namespace torn down with its Secret first ends, with an Event namin
 
 from __future__ import annotations
 
-import secrets
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from modelops_sandbox.runner import EXPECT_ANNOTATION, load_examples, script_sandbox_world
 from modelops_sandbox.stack import Stack
-from tests.conftest import REAL, mark_backend
 from tests.integration.conftest import (
     ASSISTANT,
     MB,
@@ -21,13 +18,12 @@ from tests.integration.conftest import (
     event_reasons,
     gone,
     modelbuild,
-    real_stack,
     status_of,
     wait_condition,
     wait_phase,
 )
 from tests.integration.test_rbac import PLURALS, REPO
-from tests.support.realcluster import OPERATOR_NAMESPACE, Identity, RealCluster, RealControlPlane
+from tests.support.realcluster import OPERATOR_NAMESPACE, RealCluster
 from tests.support.waiting import eventually
 
 
@@ -81,21 +77,9 @@ async def test_a_deletion_during_an_outage_shows_the_reason_in_status(stack: Sta
 # the operator's Role lives in the namespace itself and goes with it (see the README's namespace teardown).
 
 
-@pytest.fixture(scope="module")
-def cluster_wide(isolated_control_plane: RealControlPlane) -> tuple[RealControlPlane, Identity]:
-    return isolated_control_plane, isolated_control_plane.install_chart("modelops", OPERATOR_NAMESPACE)
-
-
 @pytest.fixture
-async def teardown_stack(
-    request: pytest.FixtureRequest, cluster_wide: tuple[RealControlPlane, Identity]
-) -> AsyncIterator[Stack[RealCluster]]:
-    mark_backend(request, REAL)
-    plane, identity = cluster_wide
-    namespace = f"teardown-{secrets.token_hex(3)}"
-    plane.create_namespaces([namespace])
-    async with real_stack(plane, identity, namespace) as stack:
-        yield stack
+async def teardown_stack(cluster_wide_stack: Stack[RealCluster]) -> Stack[RealCluster]:
+    return cluster_wide_stack
 
 
 async def namespace_gone(stack: Stack) -> bool:

@@ -405,8 +405,12 @@ class ControlPlane:
         self.processes["kube-apiserver"].stop()
         self._start("kube-apiserver", self._apiserver(), self._apiserver_ready)
 
-    def stop_apiserver(self) -> None:
-        self.processes["kube-apiserver"].stop()
+    def stop_apiserver(self, *, crash: bool = False) -> None:
+        """Stop kube-apiserver: gracefully, or (`crash`) with SIGKILL, as a node failure would."""
+        process = self.processes["kube-apiserver"]
+        if crash and process.popen is not None:
+            process.popen.kill()
+        process.stop()
 
     def start_apiserver(self) -> None:
         self._start("kube-apiserver", self._apiserver(), self._apiserver_ready)
