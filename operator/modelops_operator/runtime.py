@@ -39,7 +39,9 @@ def build_registry(context: RuntimeContext) -> kopf.OperatorRegistry:
 
     @kopf.on.startup(registry=registry)
     async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
-        settings.persistence.finalizer = f"{GROUP}/finalizer"
+        # The lifecycle owns modelops.dev/finalizer. kopf adds or removes its own finalizer only for handlers
+        # that need one, and the operator registers none; a name of its own keeps kopf's hands off ours.
+        settings.persistence.finalizer = f"kopf.{GROUP}/unused"
         settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=f"kopf.{GROUP}")
         settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
             prefix=f"kopf.{GROUP}", key="last-handled-configuration"

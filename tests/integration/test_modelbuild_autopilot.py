@@ -36,12 +36,14 @@ def creates(stack: Stack) -> int:
 
 async def test_full_lifecycle(stack: Stack) -> None:
     await create_secret(stack)
+    stack.autopilot.stage_seconds = 1.5  # each stage outlasts a poll interval: "building" is seen too
     async with stack.operator():
         await stack.apply(modelbuild("bot"))
         running = await wait_phase(stack, "bot", "Running")
         assert running["status"]["remoteStatus"] in ("enqueued", "building")
         assert condition(running, "Reconciling")["status"] == "True"
         done = await wait_phase(stack, "bot", "Succeeded")
+        await wait_event(stack, "bot", "Succeeded")  # posted by kopf in the background
 
     status = done["status"]
     meta = done["metadata"]

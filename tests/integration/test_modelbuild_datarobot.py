@@ -67,6 +67,8 @@ async def annotate(stack: Stack, name: str, annotations: dict[str, str | None]) 
 
 async def test_success_via_303(stack: Stack) -> None:
     await secret(stack)
+    # Stages longer than a poll interval (the first poll comes within two), so the job is seen in progress.
+    stack.datarobot.script("bp-ok", stage_seconds=2.0)
     async with stack.operator():
         await stack.apply(drbuild("qa", "bp-ok"))
         running = await wait_phase(stack, "qa", "Running")

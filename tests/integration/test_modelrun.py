@@ -219,7 +219,7 @@ async def test_compile_error_is_stalled_with_the_upstream_message(stack: Stack) 
     assert "Compilation failed: model 'ghost' not found" in stalled["message"]
     obj = await get_mr(stack, "uncompilable")
     assert obj["status"]["phase"] == "Pending"  # type: ignore[index]
-    assert "modelops.dev/create-pending-since" not in obj["metadata"]["annotations"]  # type: ignore[index]
+    assert "modelops.dev/create-pending-since" not in obj["metadata"].get("annotations", {})  # type: ignore[index]
     assert triggers(stack) == 0
 
 

@@ -140,12 +140,13 @@ def test_events_for_transitions() -> None:
             or {}
         ),
     }
+    # One Event per transition: the failure says it all (no separate "enqueued → failed").
     events = st.transition_events(running, failed)
-    assert [(e.type, e.reason) for e in events] == [
-        ("Normal", "RemoteStatusChanged"),
-        ("Warning", "RemoteFailed"),
+    assert [(e.type, e.reason, e.message) for e in events] == [("Warning", "RemoteFailed", "boom")]
+    building = {**running, "remoteStatus": "building"}
+    assert [(e.reason, e.message) for e in st.transition_events(running, building)] == [
+        ("RemoteStatusChanged", "Remote status changed: enqueued → building")
     ]
-    assert events[0].message == "Remote status changed: enqueued → failed"
 
 
 def test_recovered_event_when_stalled_clears() -> None:

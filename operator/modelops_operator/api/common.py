@@ -16,6 +16,8 @@ ANNOTATION_EXTERNAL_ID = f"{GROUP}/external-id"
 ANNOTATION_PAUSED = f"{GROUP}/paused"
 ANNOTATION_RECONCILE_REQUESTED = f"{GROUP}/reconcile-requested-at"
 ANNOTATION_CREATE_PENDING = f"{GROUP}/create-pending-since"
+# Holds a resource until its remote object is dealt with by spec.deletionPolicy.
+FINALIZER = f"{GROUP}/finalizer"
 
 
 class ApiModel(BaseModel):

@@ -1,15 +1,20 @@
 """The generic lifecycle, written once for every kind and provider.
 
 pending marker → lookup or adopt → create → poll → status and conditions → Events → deletion by policy.
-Handlers call `reconcile` and `delete`; providers supply the upstream calls.
+kopf hands every watch event to `on_event`; the lifecycle owns what follows: passes when something changed,
+polling (coalesced per parent, `core.polling`), and deletion with the finalizer. Providers supply the
+upstream calls.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import datetime
 import logging
 import time
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -21,18 +26,31 @@ from modelops_operator.api.common import (
     ANNOTATION_CREATE_PENDING,
     ANNOTATION_EXTERNAL_ID,
     ANNOTATION_PAUSED,
+    ANNOTATION_RECONCILE_REQUESTED,
+    FINALIZER,
     DeletionPolicy,
 )
 from modelops_operator.api.crd import KindDefinition
 from modelops_operator.config import Settings
 from modelops_operator.core import status as st
+from modelops_operator.core.gauges import ResourceGauges
 from modelops_operator.core.kube import KubeClient, KubeError, SecretNotFound
-from modelops_operator.core.resource import ObjectMemory, ObjectView, format_time, memory_of, parse_time
+from modelops_operator.core.polling import Listed, Poller
+from modelops_operator.core.resource import (
+    UNKNOWN,
+    ObjectMemory,
+    ObjectView,
+    format_time,
+    memory_of,
+    parse_time,
+)
 from modelops_operator.core.secrets import SecretCache
+from modelops_operator.core.shard import LabelSelector
 from modelops_operator.metrics import Metrics
 from modelops_operator.providers.backoff import Backoff
 from modelops_operator.providers.base import (
     Ambiguous,
+    Batch,
     Found,
     NotFound,
     Observation,
@@ -89,6 +107,7 @@ class Lifecycle:
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC),
         secrets: SecretCache | None = None,
+        shard: LabelSelector | None = None,
     ) -> None:
         self.kind = kind
         self.providers = {provider.key: provider for provider in providers}
@@ -105,38 +124,141 @@ class Lifecycle:
         self.clock = clock
         self.now = now
         self.secrets = secrets or SecretCache(kube, settings.secret_cache_seconds, metrics, clock)
+        # The resources this replica owns (sharding); everything by default.
+        self.shard = shard or LabelSelector()
+        self.gauges = ResourceGauges(metrics, kind.kind)
+        self.poller = Poller(
+            self,
+            tick=min(settings.poll_interval_seconds, 1.0),
+            on_batch=lambda upstream, size: metrics.poll_batch.labels(kind.kind, upstream).observe(size),
+            clock=clock,
+        )
+        self._deleters: set[asyncio.Task[None]] = set()
         self.backoff = Backoff(
             base=max(settings.backoff_base_seconds, 0.1) * 2,
             cap=settings.backoff_max_seconds,
             max_retry_after=settings.max_retry_after_seconds,
         )
 
+    # -------------------------------------------------------------------------------------------------- intake
+
+    async def on_event(self, event_type: str | None, body: Mapping[str, Any], memo: Any) -> None:
+        """Every watch event of the kind (kopf's on.event: no per-handler progress or diffbase is stored,
+        so kopf itself writes nothing). A pass runs when something a person or the operator acts on
+        changed; polling and deletion run on their own from here on."""
+        memory = memory_of(memo)
+        uid = str((body.get("metadata") or {}).get("uid") or "")
+        if event_type == "DELETED" or not self.shard.matches((body.get("metadata") or {}).get("labels")):
+            # Gone, or relabelled into another shard: let it go (its annotations tell the next owner
+            # what was done upstream).
+            self._forget(uid, memory)
+            return
+        if not _older(body, memory.body):  # the operator's own writes may be ahead of the watch
+            memory.body = body
+        body = memory.body
+        memory.gone = False
+        self.gauges.observe(uid, body.get("status"))
+        view = ObjectView.of(body, self.kind.plural, memory)
+        trigger = self._trigger(view, memory)
+        if trigger is not None:
+            memory.batch_key = UNKNOWN
+            memory.changed.set()
+        if view.deleting:
+            self.poller.drop(uid)
+            self._start_deletion(memory)
+            return
+        self.poller.track(uid, memory)
+        if trigger is not None:
+            await self.reconcile(memory, trigger=trigger)
+
+    def _forget(self, uid: str, memory: ObjectMemory) -> None:
+        self.poller.drop(uid)
+        self.gauges.forget(uid)
+        memory.gone = True
+        memory.changed.set()
+        memory.seen = None
+
+    def _trigger(self, view: ObjectView, memory: ObjectMemory) -> str | None:
+        """None when nothing that matters changed since the last event (e.g. the operator's own status
+        write); "requested" for a new reconcile-requested-at; else "event"."""
+        key = _event_key(view)
+        previous, memory.seen = memory.seen, key
+        if previous is None:
+            return "event"  # first sight: created, or the operator (re)started
+        if key == previous:
+            return None
+        return "requested" if key[1] != previous[1] else "event"
+
+    # ------------------------------------------------------------------------------------------------ polling
+
+    def wants_poll(self, memory: ObjectMemory, now: float) -> bool:
+        return now >= memory.next_poll_at and now >= memory.not_before
+
+    async def batch_of(self, memory: ObjectMemory) -> tuple[str, Batch] | None:
+        view = ObjectView.of(memory.body, self.kind.plural, memory)
+        if view.paused or not view.external_id(memory):
+            return None  # nothing to observe yet (the key stays unknown)
+        try:
+            selected = self._select(view)
+            credentials = await self._credentials(view, selected)
+        except (InvalidSpec, SecretNotFound, MissingCredentialKeys, KubeError):
+            return None  # read on its own, where the pass says what is wrong
+        batch = selected.provider.batch(self._request(view, memory, selected, credentials))
+        memory.batch_key = None if batch is None else batch.key
+        return None if batch is None else (selected.provider.upstream, batch)
+
+    async def poll(self, memory: ObjectMemory, listed: Listed | None) -> None:
+        trigger = "timer" if self.wants_poll(memory, self.clock()) else "listed"
+        await self.reconcile(memory, trigger=trigger, listed=listed)
+
+    async def stop(self) -> None:
+        await self.poller.stop()
+        deleters = [task for task in self._deleters if not task.done()]
+        for task in deleters:
+            task.cancel()
+        for task in deleters:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
     # ----------------------------------------------------------------------------------------------- reconcile
 
-    async def reconcile(self, body: Mapping[str, Any], memo: Any, *, trigger: str) -> None:
-        memory = memory_of(memo)
+    async def reconcile(self, memory: ObjectMemory, *, trigger: str, listed: Listed | None = None) -> None:
         async with memory.lock:
-            view = ObjectView.of(body, self.kind.plural, memory)
+            if memory.gone or not memory.body:
+                return
+            view = ObjectView.of(memory.body, self.kind.plural, memory)
             if view.deleting:
                 return
             _trust_stored_marker(view, memory)
             if not self._due(view, memory, trigger):
                 return
             memory.polls += 1
-            outcome = await self._pass(view, memory)
-            if outcome.from_observation and outcome.ready.status == st.TRUE:
-                memory.synced_generation = view.generation
-            self._schedule(view, memory, outcome)
-            await self._write_status(view, memory, outcome)
-            self.metrics.reconciles.labels(
-                self.kind.kind, "stalled" if outcome.stalled.status == "True" else "ok"
-            ).inc()
+            started = self.clock()
+            outcome_label = "error"
+            try:
+                outcome = await self._pass(view, memory, listed)
+                if outcome.from_observation and outcome.ready.status == st.TRUE:
+                    memory.synced_generation = view.generation
+                self._schedule(view, memory, outcome)
+                await self._write_status(view, memory, outcome)
+                outcome_label = _outcome_label(outcome)
+            except Exception:
+                # An API server that went away, a conflict: try again at the next tick, with backoff.
+                memory.failures += 1
+                memory.not_before = self.clock() + self.backoff.delay(memory.failures)
+                memory.next_poll_at = memory.not_before
+                raise
+            finally:
+                self.metrics.reconcile_duration.labels(self.kind.kind, outcome_label).observe(
+                    self.clock() - started
+                )
 
     def _due(self, view: ObjectView, memory: ObjectMemory, trigger: str) -> bool:
         """Whether this wake-up should talk to the upstream.
 
-        `trigger` is "timer" (a poll tick), "event" (create, resume, spec change, pause toggled) or
-        "requested" (the reconcile-requested-at annotation: a person asks for a retry now).
+        `trigger` is "timer" (its poll is due), "listed" (its parent's list came by before its poll was due),
+        "event" (created, resumed, spec or annotations changed) or "requested" (the reconcile-requested-at
+        annotation: a person asks for a retry now).
         """
         now = self.clock()
         if now < memory.not_before:
@@ -150,8 +272,8 @@ class Lifecycle:
             and not _answered(view, memory, stalled)
         ):
             return False  # needs a person: a new generation or reconcile-requested-at retries
-        if trigger == "timer":
-            if now < memory.next_poll_at:
+        if trigger in ("timer", "listed"):
+            if trigger == "timer" and now < memory.next_poll_at:
                 return False
             if not self.poll_when_terminal and view.status.get("phase") in TERMINAL_PHASES:
                 return False
@@ -166,11 +288,17 @@ class Lifecycle:
             interval = float(polling.get("driftIntervalSeconds") or self.settings.drift_interval_seconds)
         else:
             interval = float(polling.get("intervalSeconds") or self.settings.poll_interval_seconds)
-        memory.next_poll_at = self.clock() + interval
+        offset = 0.0
+        if not memory.phased and memory.batch_key is None:
+            # Read on its own: each resource at its own phase of the interval (from its uid), so resources
+            # created together do not poll together; from then on every interval keeps the phase.
+            memory.phased = True
+            offset = interval * (zlib.crc32(view.uid.encode()) % 1000) / 1000
+        memory.next_poll_at = max(self.clock() + interval + offset, memory.not_before)
 
-    async def _pass(self, view: ObjectView, memory: ObjectMemory) -> st.Outcome:
+    async def _pass(self, view: ObjectView, memory: ObjectMemory, listed: Listed | None) -> st.Outcome:
         forgotten: list[str] = []  # a remote object found deleted during this pass
-        outcome = await self._attempt(view, memory, forgotten)
+        outcome = await self._attempt(view, memory, listed, forgotten)
         if forgotten:
             # Whatever the pass ended in (a new remote object, or an error on the way), the one status write
             # no longer shows the object that is gone: readers never see its id beside a new phase, or the
@@ -178,7 +306,9 @@ class Lifecycle:
             outcome = st.without_remote(outcome, self._provider_key(view))
         return outcome
 
-    async def _attempt(self, view: ObjectView, memory: ObjectMemory, forgotten: list[str]) -> st.Outcome:
+    async def _attempt(
+        self, view: ObjectView, memory: ObjectMemory, listed: Listed | None, forgotten: list[str]
+    ) -> st.Outcome:
         if view.paused:
             return st.paused(view.status, f"Paused by the {ANNOTATION_PAUSED} annotation: no remote calls.")
         selected: Selected | None = None
@@ -189,7 +319,8 @@ class Lifecycle:
             external_id = view.external_id(memory)
             observation = None
             if external_id:
-                observation = await selected.provider.observe(request, external_id)
+                await self._hold(view, memory)
+                observation = await self._observe(selected, request, external_id, listed)
                 if observation is None:
                     stall = self._missing_stall(view, memory, selected, external_id)
                     if stall is not None:
@@ -250,6 +381,34 @@ class Lifecycle:
             return st.stalled("UpstreamRejected", str(error), phase=phase)
         except TransientUpstreamError as error:
             return self._transient(view, memory, error)
+
+    async def _observe(
+        self, selected: Selected, request: Request[Any, Any], external_id: str, listed: Listed | None
+    ) -> Observation | None:
+        """From the parent's list when there is one; what the list does not show (deleted, or past its
+        pages) is read on its own before anything is concluded."""
+        if listed is not None:
+            if listed.error is not None:
+                raise listed.error
+            if listed.items is not None and external_id in listed.items:
+                return await selected.provider.observe(request, external_id, listed.items[external_id])
+        return await selected.provider.observe(request, external_id)
+
+    async def _hold(self, view: ObjectView, memory: ObjectMemory) -> None:
+        """The finalizer, on a resource that has a remote object but not yet the finalizer (one adopted
+        with the external-id annotation): its deletion must go through the policy."""
+        if FINALIZER not in view.finalizers:
+            await self._patch_metadata(view, memory, {"finalizers": [*view.finalizers, FINALIZER]})
+
+    async def _patch_metadata(self, view: ObjectView, memory: ObjectMemory, metadata: dict[str, Any]) -> None:
+        """A metadata patch; conditional on the resourceVersion the operator acted on when it replaces the
+        finalizer list (a concurrent change must not be lost). What it stored is remembered as seen, so the
+        watch event of the operator's own write does not start another pass."""
+        if "finalizers" in metadata:
+            metadata = {**metadata, "resourceVersion": view.resource_version}
+        result = await self.kube.merge_patch(view.path, {"metadata": metadata})
+        memory.body = result
+        memory.seen = _event_key(ObjectView.of(result, self.kind.plural, memory))
 
     def _credentials_stall(
         self, view: ObjectView, memory: ObjectMemory, reason: str, message: str
@@ -335,9 +494,12 @@ class Lifecycle:
         if pending is None:
             # The marker is stored before the POST: after a crash, its presence says "look before creating".
             pending = self.now()
-            await self.kube.merge_patch(
-                view.path, {"metadata": {"annotations": {ANNOTATION_CREATE_PENDING: format_time(pending)}}}
+            # One write: the finalizer (deletion must go through the policy from now on) and the marker.
+            held = {} if FINALIZER in view.finalizers else {"finalizers": [*view.finalizers, FINALIZER]}
+            await self._patch_metadata(
+                view, memory, {**held, "annotations": {ANNOTATION_CREATE_PENDING: format_time(pending)}}
             )
+            view = ObjectView.of(memory.body, self.kind.plural, memory)
             memory.pending_since = pending
             request = _with_pending(request, pending)
             found = await provider.find(request) if provider.find_without_marker else NotFound()
@@ -382,9 +544,7 @@ class Lifecycle:
 
     async def _clear_marker(self, view: ObjectView, memory: ObjectMemory) -> None:
         memory.pending_since = None
-        await self.kube.merge_patch(
-            view.path, {"metadata": {"annotations": {ANNOTATION_CREATE_PENDING: None}}}
-        )
+        await self._patch_metadata(view, memory, {"annotations": {ANNOTATION_CREATE_PENDING: None}})
 
     async def _remember_external_id(
         self, view: ObjectView, memory: ObjectMemory, observation: Observation
@@ -392,8 +552,9 @@ class Lifecycle:
         """Store the remote id right after create, before anything else can fail. Only the annotation is
         written now; the status (id, phase, conditions, provider fields) follows in the pass's one write."""
         memory.external_id = observation.external_id
-        await self.kube.merge_patch(
-            view.path, {"metadata": {"annotations": {ANNOTATION_EXTERNAL_ID: observation.external_id}}}
+        memory.batch_key = UNKNOWN  # it can be observed with its parent's list from now on
+        await self._patch_metadata(
+            view, memory, {"annotations": {ANNOTATION_EXTERNAL_ID: observation.external_id}}
         )
 
     @staticmethod
@@ -429,10 +590,10 @@ class Lifecycle:
         )
         memory.external_id = None
         memory.pending_since = None
-        await self.kube.merge_patch(
-            view.path,
-            {"metadata": {"annotations": {ANNOTATION_EXTERNAL_ID: None, ANNOTATION_CREATE_PENDING: None}}},
+        await self._patch_metadata(
+            view, memory, {"annotations": {ANNOTATION_EXTERNAL_ID: None, ANNOTATION_CREATE_PENDING: None}}
         )
+        view = ObjectView.of(memory.body, self.kind.plural, memory)
         return dataclasses.replace(
             view,
             annotations={
@@ -445,41 +606,74 @@ class Lifecycle:
 
     # ------------------------------------------------------------------------------------------------- delete
 
-    async def delete(self, body: Mapping[str, Any], memo: Any) -> None:
-        """Called by kopf's deletion handler; returning releases the finalizer, raising retries later.
+    def _start_deletion(self, memory: ObjectMemory) -> None:
+        if memory.deleter is None or memory.deleter.done():
+            memory.deleter = asyncio.create_task(
+                self._deletion(memory), name=f"modelops-delete-{self.kind.plural}"
+            )
+            self._deleters.add(memory.deleter)
+            memory.deleter.add_done_callback(self._deleters.discard)
 
-        Whatever holds the deletion up (missing credentials, an upstream refusal or outage, a remote object
-        that is not gone yet) is written into `.status` with the way out, and retried with backoff.
-        """
-        memory = memory_of(memo)
-        async with memory.lock:
-            view = ObjectView.of(body, self.kind.plural, memory)
-            policy = view.spec.get("deletionPolicy") or DeletionPolicy.DELETE.value
-            external_id = view.external_id(memory)
-            if policy == DeletionPolicy.ORPHAN.value:
-                self._event(
-                    view, "Normal", "Orphaned", f"Left remote object {external_id or '(none)'} in place."
-                )
-                return
+    async def _deletion(self, memory: ObjectMemory) -> None:
+        """Until the finalizer is released: delete by policy, say in `.status` what holds it up, wait out
+        the backoff (or until the resource changes, e.g. deletionPolicy set to Orphan), try again."""
+        while not memory.gone:
             try:
-                selected = self._select(view)
-            except InvalidSpec:
-                return  # nothing was ever created from an invalid spec
-            if not external_id and view.pending_since(memory) is None:
-                return  # never created
-            if await self._namespace_terminating(view):
-                # Nothing can be created in a terminating namespace, Events included: say what happens in
-                # Events about the namespace, in the operator's own namespace.
-                view = dataclasses.replace(
-                    view,
-                    body=_namespace_body(view.namespace),
-                    event_prefix=f"{self.kind.kind} {view.namespace}/{view.name}: ",
-                )
-            outcome = await self._delete_remote(view, memory, selected, external_id)
-            if outcome is None:
-                return
-            await self._write_status(view, memory, outcome)
-            raise kopf.TemporaryError(outcome.message, delay=max(memory.not_before - self.clock(), 0.1))
+                async with memory.lock:
+                    view = ObjectView.of(memory.body, self.kind.plural, memory)
+                    if FINALIZER not in view.finalizers or memory.gone:
+                        return
+                    outcome = await self._delete(view, memory)
+                    if outcome is None:
+                        await self._release(view, memory)
+                        return
+                    await self._write_status(view, memory, outcome)
+            except KubeError as error:
+                if error.status == 404:
+                    return  # already gone
+                log.warning("%s %s: deletion: %s", self.kind.kind, _name(memory), error)
+                memory.failures += 1
+                memory.not_before = self.clock() + self.backoff.delay(memory.failures)
+            except Exception:
+                log.exception("%s %s: deletion failed; retrying", self.kind.kind, _name(memory))
+                memory.failures += 1
+                memory.not_before = self.clock() + self.backoff.delay(memory.failures)
+            memory.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(memory.changed.wait(), max(memory.not_before - self.clock(), 0.05))
+
+    async def _release(self, view: ObjectView, memory: ObjectMemory) -> None:
+        """Remove the finalizer: the API server deletes the resource."""
+        await self._patch_metadata(
+            view, memory, {"finalizers": [f for f in view.finalizers if f != FINALIZER]}
+        )
+
+    async def _delete(self, view: ObjectView, memory: ObjectMemory) -> st.Outcome | None:
+        """One attempt: None when the resource may go (deleted remotely, orphaned, or nothing to delete),
+        else the outcome that says what holds it up."""
+        policy = view.spec.get("deletionPolicy") or DeletionPolicy.DELETE.value
+        external_id = view.external_id(memory)
+        if policy == DeletionPolicy.ORPHAN.value:
+            self._event(view, "Normal", "Orphaned", f"Left remote object {external_id or '(none)'} in place.")
+            return None
+        try:
+            selected = self._select(view)
+        except InvalidSpec:
+            return None  # nothing was ever created from an invalid spec
+        if not external_id and view.pending_since(memory) is None:
+            return None  # never created
+        if await self._namespace_terminating(view):
+            # Nothing can be created in a terminating namespace, Events included: say what happens in Events
+            # about the namespace, in the operator's own namespace.
+            view = dataclasses.replace(
+                view,
+                body=_namespace_body(view.namespace),
+                event_prefix=f"{self.kind.kind} {view.namespace}/{view.name}: ",
+            )
+        outcome = await self._delete_remote(view, memory, selected, external_id)
+        if outcome is not None:
+            memory.not_before = max(memory.not_before, self.clock() + 0.05)
+        return outcome
 
     async def _delete_remote(
         self, view: ObjectView, memory: ObjectMemory, selected: Selected, external_id: str | None
@@ -684,6 +878,41 @@ _FINAL_REASONS = {
 def _saved(status: Mapping[str, Any], provider_key: str | None) -> dict[str, Any]:
     """What the provider last mirrored: its status block, or the top-level status where it has none."""
     return dict(status.get(provider_key) or {}) if provider_key else dict(status)
+
+
+def _event_key(view: ObjectView) -> tuple[Any, ...]:
+    """What of a resource decides whether an event needs a pass: the generation (spec changes) and the
+    annotations a person sets (the reconcile request must stay second: `_trigger` reads it there)."""
+    annotations = view.annotations
+    return (
+        view.generation,
+        annotations.get(ANNOTATION_RECONCILE_REQUESTED),
+        annotations.get(ANNOTATION_PAUSED),
+        annotations.get(ANNOTATION_EXTERNAL_ID),
+        annotations.get(ANNOTATION_CREATE_PENDING),
+        view.deleting,
+    )
+
+
+def _older(body: Mapping[str, Any], than: Mapping[str, Any]) -> bool:
+    """Whether `body` is an older version of `than` (resourceVersions are etcd revisions, numbers; where
+    they are not, nothing is assumed)."""
+    new = str((body.get("metadata") or {}).get("resourceVersion") or "")
+    old = str((than.get("metadata") or {}).get("resourceVersion") or "")
+    return new.isdigit() and old.isdigit() and int(new) < int(old)
+
+
+def _name(memory: ObjectMemory) -> str:
+    meta = memory.body.get("metadata") or {}
+    return f"{meta.get('namespace')}/{meta.get('name')}"
+
+
+def _outcome_label(outcome: st.Outcome) -> str:
+    if outcome.stalled.status == st.TRUE:
+        return "stalled"
+    if outcome.reconciling.reason == "Retrying":
+        return "retrying"
+    return "ok"
 
 
 def _namespace_body(namespace: str) -> dict[str, Any]:

@@ -32,11 +32,30 @@ def format_time(value: datetime.datetime) -> str:
     return value.astimezone(datetime.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
+class _Unknown:
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN: Any = _Unknown()  # a batch key not worked out yet
+
+
 @dataclass
 class ObjectMemory:
     """In-memory facts about one object, fresher than the (possibly stale) body kopf hands to a handler."""
 
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # The latest body from the watch, for work that runs outside kopf's handlers (polling, deletion).
+    body: Mapping[str, Any] = field(default_factory=dict)
+    # What of the object decides whether an event needs a pass (generation, the annotations people set).
+    seen: tuple[Any, ...] | None = None
+    # Set by an event that changed `seen`: wakes a deletion waiting out its backoff.
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    deleter: asyncio.Task[None] | None = None
+    gone: bool = False
+    batch_key: Any = UNKNOWN
+    # Polls of a resource read on its own are spread over the interval (set once, from the uid).
+    phased: bool = False
     status: dict[str, Any] | None = None
     external_id: str | None = None
     pending_since: datetime.datetime | None = None
@@ -72,6 +91,8 @@ class ObjectView:
     created_at: datetime.datetime | None
     deleting: bool
     body: Mapping[str, Any]
+    finalizers: tuple[str, ...] = ()
+    resource_version: str | None = None
     # Events go about `body`; a prefix names the resource when `body` is another object (its namespace).
     event_prefix: str = ""
 
@@ -90,6 +111,8 @@ class ObjectView:
             created_at=parse_time(meta.get("creationTimestamp")),
             deleting=bool(meta.get("deletionTimestamp")),
             body=body,
+            finalizers=tuple(meta.get("finalizers") or ()),
+            resource_version=meta.get("resourceVersion"),
         )
 
     @property

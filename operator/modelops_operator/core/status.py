@@ -255,13 +255,9 @@ class EventSpec:
 
 
 def transition_events(old: dict[str, Any], new: dict[str, Any]) -> list[EventSpec]:
-    """Events for what a person would want to know changed between two statuses."""
+    """Events for what a person would want to know changed between two statuses: one per transition (a
+    remote status that turns Ready or Stalled says so in that Event, not in a second one)."""
     events: list[EventSpec] = []
-    old_remote, new_remote = old.get("remoteStatus"), new.get("remoteStatus")
-    if new_remote and old_remote and new_remote != old_remote:
-        events.append(
-            EventSpec("Normal", "RemoteStatusChanged", f"Remote status changed: {old_remote} → {new_remote}")
-        )
     old_ready, new_ready = condition(old, READY), condition(new, READY)
     if new_ready.get("status") == TRUE and old_ready.get("status") != TRUE:
         events.append(EventSpec("Normal", new_ready.get("reason") or "Ready", new_ready.get("message", "")))
@@ -274,4 +270,9 @@ def transition_events(old: dict[str, Any], new: dict[str, Any]) -> list[EventSpe
         )
     if old_stalled.get("status") == TRUE and new_stalled.get("status") != TRUE:
         events.append(EventSpec("Normal", "Recovered", "No longer stalled: " + (new.get("message") or "")))
+    old_remote, new_remote = old.get("remoteStatus"), new.get("remoteStatus")
+    if new_remote and old_remote and new_remote != old_remote and not events:
+        events.append(
+            EventSpec("Normal", "RemoteStatusChanged", f"Remote status changed: {old_remote} → {new_remote}")
+        )
     return events

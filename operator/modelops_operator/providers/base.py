@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 import datetime
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
@@ -79,6 +80,17 @@ FindResult = Found | NotFound | Ambiguous | Undecidable
 
 
 @dataclass(frozen=True)
+class Batch:
+    """How many resources are observed with one call: every resource whose request gives an equal `key`
+    (e.g. the same account and assistant) is answered by one `fetch()` per interval."""
+
+    key: Hashable
+    #: every remote object under that parent, by external id (following pages), as the provider's `observe`
+    #: takes it (`listed=`); one the answer does not show is read on its own before anything is concluded
+    fetch: Callable[[], Awaitable[Mapping[str, Any]]]
+
+
+@dataclass(frozen=True)
 class ResourceRef:
     namespace: str
     name: str
@@ -131,8 +143,17 @@ class Provider(abc.ABC, Generic[SpecT, CredT]):
         """Create the remote object (called once the marker is stored and `find` said NotFound)."""
 
     @abc.abstractmethod
-    async def observe(self, request: Request[SpecT, CredT], external_id: str) -> Observation | None:
-        """Read the remote object; None when it does not exist."""
+    async def observe(
+        self, request: Request[SpecT, CredT], external_id: str, listed: Any = None
+    ) -> Observation | None:
+        """Read the remote object; None when it does not exist. `listed` is its item from a `Batch.fetch`,
+        when there is one (then nothing needs reading)."""
+
+    def batch(self, request: Request[SpecT, CredT]) -> Batch | None:
+        """How to observe this resource together with others (one list per parent), or None: one by one
+        (then the lifecycle spreads the reads over the interval). The one method a provider answers to get
+        coalesced polling."""
+        return None
 
     async def update(self, request: Request[SpecT, CredT], observation: Observation) -> Observation:
         """Bring the remote object in line with the spec; only called when `up_to_date` is False."""

@@ -80,6 +80,7 @@ class UpstreamHTTP:
         method: str,
         path: str,
         *,
+        route: str,
         auth: httpx.Auth | None = None,
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, Any] | None = None,
@@ -91,6 +92,7 @@ class UpstreamHTTP:
     ) -> httpx.Response:
         """Send one logical request, retrying transient failures within the policy's attempt budget.
 
+        `route` is the path template (e.g. ``/v1/Tools/{id}``), the metrics' label: never a concrete id.
         `ok` lists the statuses returned to the caller; anything else becomes an `UpstreamError`.
         Non-idempotent requests (creates) are retried only where the upstream cannot have acted on them:
         a 429 (rejected before processing) or a connection that never opened. Otherwise the caller must look
@@ -102,7 +104,7 @@ class UpstreamHTTP:
             attempt += 1
             try:
                 return await self._send_once(
-                    method, path, auth, headers, params, data, json, ok, retry_statuses
+                    method, path, route, auth, headers, params, data, json, ok, retry_statuses
                 )
             except TransientUpstreamError as error:
                 if attempt >= self.policy.max_attempts or not (idempotent or _never_processed(error)):
@@ -120,12 +122,15 @@ class UpstreamHTTP:
                 )
                 if self._metrics is not None:
                     self._metrics.upstream_retries.labels(self.name).inc()
+                    cause = "retry_after" if error.retry_after is not None else "backoff"
+                    self._metrics.upstream_wait.labels(self.name, cause).inc(delay)
                 await asyncio.sleep(delay)
 
     async def _send_once(
         self,
         method: str,
         path: str,
+        route: str,
         auth: httpx.Auth | None,
         headers: Mapping[str, str] | None,
         params: Mapping[str, Any] | None,
@@ -187,8 +192,9 @@ class UpstreamHTTP:
             raise error
         finally:
             if self._metrics is not None:
-                self._metrics.upstream_requests.labels(self.name, method, outcome).inc()
-                self._metrics.upstream_latency.labels(self.name).observe(time.monotonic() - started)
+                label = f"{method} {route}"
+                self._metrics.upstream_requests.labels(self.name, label, outcome).inc()
+                self._metrics.upstream_duration.labels(self.name, label).observe(time.monotonic() - started)
 
 
 def parse_json(upstream: str, response: httpx.Response) -> Any:

@@ -49,7 +49,7 @@ def check_same_origin(base_url: str, url: str, upstream: str) -> None:
 
 
 async def twilio_pages(
-    http: UpstreamHTTP, auth: httpx.Auth, first: str, *, default_key: str
+    http: UpstreamHTTP, auth: httpx.Auth, first: str, *, route: str, default_key: str
 ) -> AsyncIterator[dict[str, Any]]:
     """The raw items of a Twilio list, following ``meta.next_page_url`` verbatim on the configured origin.
 
@@ -59,7 +59,7 @@ async def twilio_pages(
     upstream = http.name
     next_url: str | None = first
     while next_url:
-        response = await http.request("GET", next_url, auth=auth, idempotent=True)
+        response = await http.request("GET", next_url, route=route, auth=auth, idempotent=True)
         page = parse_json(upstream, response)
         if not isinstance(page, dict) or not isinstance(page.get("meta"), dict):
             raise _malformed(upstream, "list page is not an object with a meta object")

@@ -43,6 +43,7 @@ COMPLETED = "COMPLETED"
 JobState = Literal["in_progress", "completed", "failed"]
 
 BUILDS_PATH = "/api/v2/genai/customModelVersions/"
+CUSTOM_MODEL_ROUTE = "/api/v2/customModels/{customModelId}/"
 _STATUS_ID_IN_PATH = re.compile(r"/genai/status/([^/]+)/?$")
 _VERSION_IN_PATH = re.compile(r"/customModels/([^/]+)/versions/([^/]+)/?$")
 
@@ -190,6 +191,7 @@ class DataRobotClient:
         response = await self._http.request(
             "POST",
             BUILDS_PATH,
+            route=BUILDS_PATH,
             auth=_auth(auth),
             json=payload,
             idempotent=False,
@@ -220,6 +222,7 @@ class DataRobotClient:
         response = await self._http.request(
             "GET",
             self.status_path(status_id),
+            route="/api/v2/genai/status/{statusId}/",
             auth=_auth(auth),
             idempotent=True,
             ok=(200, 303),
@@ -250,6 +253,7 @@ class DataRobotClient:
             response = await self._http.request(
                 "GET",
                 self.custom_model_path(custom_model_id),
+                route=CUSTOM_MODEL_ROUTE,
                 auth=_auth(auth),
                 idempotent=True,
                 retry_statuses=RETRY_STATUSES,
@@ -266,6 +270,7 @@ class DataRobotClient:
         await self._http.request(
             "DELETE",
             self.custom_model_path(custom_model_id),
+            route=CUSTOM_MODEL_ROUTE,
             auth=_auth(auth),
             idempotent=True,
             ok=(204, 200),

@@ -211,7 +211,9 @@ class DataRobotProvider(Provider[DataRobotBuildSpec, DataRobotCredentials]):
             status_block={"statusId": started.status_id, "customModelId": started.custom_model_id},
         )
 
-    async def observe(self, request: DataRobotRequest, external_id: str) -> Observation | None:
+    async def observe(
+        self, request: DataRobotRequest, external_id: str, listed: None = None
+    ) -> Observation | None:
         saved = self._saved_for(request, external_id)
         status_id = saved.get("statusId")
         job_gone = False

@@ -37,6 +37,7 @@ TERMINAL_RUN_STATUSES = frozenset({"SUCCESS", "FAILED", "CANCELLED"})
 STEP_STATUSES = frozenset({"PENDING", "RUNNING", "SUCCESS", "FAILED", "SKIPPED", "CANCELLED"})
 TEST_STATUSES = frozenset({"PASS", "FAIL", "ERROR"})
 RUNS_PATH = "/v1/model-runs"
+RUN_ROUTE = "/v1/model-runs/{runId}"
 # Statuses with which the upstream refuses to cancel a run that is already terminal.
 ALREADY_TERMINAL_STATUSES = frozenset({400, 409})
 
@@ -132,6 +133,7 @@ class ModelsApiClient:
         response = await self._http.request(
             "POST",
             RUNS_PATH,
+            route=RUNS_PATH,
             headers=auth.headers(),
             json={key: value for key, value in fields.items() if value is not None},
             idempotent=False,
@@ -142,7 +144,7 @@ class ModelsApiClient:
     async def get(self, auth: ModelsApiCredentials, run_id: str) -> ModelRun:
         """Read one run; an unknown id raises NotFoundError."""
         response = await self._http.request(
-            "GET", self._run_path(run_id), headers=auth.headers(), idempotent=True
+            "GET", self._run_path(run_id), route=RUN_ROUTE, headers=auth.headers(), idempotent=True
         )
         return _one(ModelRun, parse_json(UPSTREAM, response), "model run")
 
@@ -160,7 +162,7 @@ class ModelsApiClient:
             if token is not None:
                 params["page_token"] = token
             response = await self._http.request(
-                "GET", RUNS_PATH, headers=headers, params=params, idempotent=True
+                "GET", RUNS_PATH, route=RUNS_PATH, headers=headers, params=params, idempotent=True
             )
             page = parse_json(UPSTREAM, response)
             for item in _data(page, "model run list"):
@@ -181,7 +183,11 @@ class ModelsApiClient:
         """
         try:
             response = await self._http.request(
-                "POST", f"{self._run_path(run_id)}/cancel", headers=auth.headers(), idempotent=True
+                "POST",
+                f"{self._run_path(run_id)}/cancel",
+                route=f"{RUN_ROUTE}/cancel",
+                headers=auth.headers(),
+                idempotent=True,
             )
         except PermanentUpstreamError as error:
             if error.status in ALREADY_TERMINAL_STATUSES:
@@ -192,7 +198,11 @@ class ModelsApiClient:
     async def steps(self, auth: ModelsApiCredentials, run_id: str) -> builtins.list[ModelRunStep]:
         """Every step of a run (one page holds them all)."""
         response = await self._http.request(
-            "GET", f"{self._run_path(run_id)}/steps", headers=auth.headers(), idempotent=True
+            "GET",
+            f"{self._run_path(run_id)}/steps",
+            route=f"{RUN_ROUTE}/steps",
+            headers=auth.headers(),
+            idempotent=True,
         )
         return [
             _one(ModelRunStep, item, "step") for item in _data(parse_json(UPSTREAM, response), "step list")
@@ -203,7 +213,13 @@ class ModelsApiClient:
     ) -> builtins.list[ModelTestResult]:
         """The test results of one step of a run."""
         path = f"{self._run_path(run_id)}/steps/{quote(step_id, safe='')}/test-results"
-        response = await self._http.request("GET", path, headers=auth.headers(), idempotent=True)
+        response = await self._http.request(
+            "GET",
+            path,
+            route=f"{RUN_ROUTE}/steps/{{stepId}}/test-results",
+            headers=auth.headers(),
+            idempotent=True,
+        )
         items = _data(parse_json(UPSTREAM, response), "test result list")
         return [_one(ModelTestResult, item, "test result") for item in items]
 

@@ -161,7 +161,7 @@ class ModelsApiProvider(Provider[ModelsApiRunSpec, ModelsApiCredentials]):
         )
         return await self._observe_run(request, run)
 
-    async def observe(self, request: RunRequest, external_id: str) -> Observation | None:
+    async def observe(self, request: RunRequest, external_id: str, listed: None = None) -> Observation | None:
         try:
             run = await self._client.get(request.credentials, external_id)
         except NotFoundError:

@@ -22,6 +22,9 @@ __all__ = ["UPSTREAM", "Policy", "PolicyWrite", "Tool", "ToolMeta", "ToolWrite",
 
 UPSTREAM = "twilio-assistants"
 TOOLS = "/v1/Tools"
+TOOL_ROUTE = "/v1/Tools/{id}"
+ATTACHMENTS_ROUTE = "/v1/Assistants/{assistantId}/Tools"
+ATTACHMENT_ROUTE = "/v1/Assistants/{assistantId}/Tools/{id}"
 
 
 class ToolMeta(BaseModel):
@@ -126,26 +129,28 @@ class TwilioAssistantsClient:
         if missing:
             raise ValueError(f"a tool create needs {', '.join(missing)}")
         response = await self._http.request(
-            "POST", TOOLS, auth=auth, json=body.body(), idempotent=False, ok=(201, 200)
+            "POST", TOOLS, route=TOOLS, auth=auth, json=body.body(), idempotent=False, ok=(201, 200)
         )
         return self._tool(response)
 
     async def fetch(self, auth: httpx.Auth, tool_id: str) -> Tool:
         """The tool with its ``policies`` (the only call that returns them). 404 raises NotFoundError."""
-        response = await self._http.request("GET", self._tool_path(tool_id), auth=auth, idempotent=True)
+        response = await self._http.request(
+            "GET", self._tool_path(tool_id), route=TOOL_ROUTE, auth=auth, idempotent=True
+        )
         return self._tool(response)
 
     async def update(self, auth: httpx.Auth, tool_id: str, body: ToolWrite) -> Tool:
         """Replace the fields ``body`` sends (PUT: sending the same object twice is harmless)."""
         response = await self._http.request(
-            "PUT", self._tool_path(tool_id), auth=auth, json=body.body(), idempotent=True
+            "PUT", self._tool_path(tool_id), route=TOOL_ROUTE, auth=auth, json=body.body(), idempotent=True
         )
         return self._tool(response)
 
     async def delete(self, auth: httpx.Auth, tool_id: str) -> None:
         """Delete the tool. 404 raises NotFoundError (callers deleting treat it as already gone)."""
         await self._http.request(
-            "DELETE", self._tool_path(tool_id), auth=auth, idempotent=True, ok=(204, 200)
+            "DELETE", self._tool_path(tool_id), route=TOOL_ROUTE, auth=auth, idempotent=True, ok=(204, 200)
         )
 
     async def list(
@@ -154,7 +159,7 @@ class TwilioAssistantsClient:
         """Every tool of the account (or those attached to ``assistant_id``), following the pages."""
         query: dict[str, str | int] = {} if assistant_id is None else {"AssistantId": assistant_id}
         query["PageSize"] = page_size
-        async for tool in self._pages(auth, f"{TOOLS}?{urlencode(query)}"):
+        async for tool in self._pages(auth, f"{TOOLS}?{urlencode(query)}", TOOLS):
             yield tool
 
     async def attach(self, auth: httpx.Auth, assistant_id: str, tool_id: str) -> None:
@@ -162,6 +167,7 @@ class TwilioAssistantsClient:
         await self._http.request(
             "POST",
             f"{self._attachments_path(assistant_id)}/{quote(tool_id, safe='')}",
+            route=ATTACHMENT_ROUTE,
             auth=auth,
             idempotent=True,
             ok=(204, 200),
@@ -172,6 +178,7 @@ class TwilioAssistantsClient:
         await self._http.request(
             "DELETE",
             f"{self._attachments_path(assistant_id)}/{quote(tool_id, safe='')}",
+            route=ATTACHMENT_ROUTE,
             auth=auth,
             idempotent=True,
             ok=(204, 200),
@@ -182,11 +189,11 @@ class TwilioAssistantsClient:
     ) -> AsyncIterator[Tool]:
         """The tools attached to the assistant, following the pages."""
         first = f"{self._attachments_path(assistant_id)}?{urlencode({'PageSize': page_size})}"
-        async for tool in self._pages(auth, first):
+        async for tool in self._pages(auth, first, ATTACHMENTS_ROUTE):
             yield tool
 
-    async def _pages(self, auth: httpx.Auth, first: str) -> AsyncIterator[Tool]:
-        async for item in twilio_pages(self._http, auth, first, default_key="tools"):
+    async def _pages(self, auth: httpx.Auth, first: str, route: str) -> AsyncIterator[Tool]:
+        async for item in twilio_pages(self._http, auth, first, route=route, default_key="tools"):
             yield Tool.model_validate(item)
 
     @staticmethod

@@ -269,7 +269,9 @@ class TwilioAssistantsProvider(Provider[AssistantToolSpec, TwilioCredentials]):
             status_fields=status_fields_of(tool, None),
         )
 
-    async def observe(self, request: ToolRequest, external_id: str) -> Observation | None:
+    async def observe(
+        self, request: ToolRequest, external_id: str, listed: None = None
+    ) -> Observation | None:
         auth = request.credentials.auth()
         try:
             tool = await self._client.fetch(auth, external_id)

@@ -14,6 +14,8 @@ from modelops_operator.providers.http import UpstreamHTTP, parse_json
 from modelops_operator.providers.pagination import twilio_pages
 
 UPSTREAM = "twilio-autopilot"
+BUILDS_ROUTE = "/v1/Assistants/{AssistantSid}/ModelBuilds"
+BUILD_ROUTE = "/v1/Assistants/{AssistantSid}/ModelBuilds/{Sid}"
 TERMINAL_STATUSES = frozenset({"completed", "failed", "canceled"})
 
 
@@ -53,6 +55,7 @@ class TwilioAutopilotClient:
         response = await self._http.request(
             "POST",
             self._builds(assistant_sid),
+            route=BUILDS_ROUTE,
             auth=auth,
             data={key: value for key, value in form.items() if value},
             idempotent=False,  # every POST starts a new training build
@@ -65,6 +68,7 @@ class TwilioAutopilotClient:
         response = await self._http.request(
             "GET",
             f"{self._builds(assistant_sid)}/{quote(sid_or_unique_name, safe='')}",
+            route=BUILD_ROUTE,
             auth=auth,
             idempotent=True,
         )
@@ -74,6 +78,7 @@ class TwilioAutopilotClient:
         response = await self._http.request(
             "POST",
             f"{self._builds(assistant_sid)}/{quote(sid, safe='')}",
+            route=BUILD_ROUTE,
             auth=auth,
             data={"UniqueName": unique_name},
             idempotent=True,  # setting the same name twice is harmless
@@ -84,6 +89,7 @@ class TwilioAutopilotClient:
         await self._http.request(
             "DELETE",
             f"{self._builds(assistant_sid)}/{quote(sid, safe='')}",
+            route=BUILD_ROUTE,
             auth=auth,
             idempotent=True,
             ok=(204, 200),
@@ -94,7 +100,9 @@ class TwilioAutopilotClient:
     ) -> AsyncIterator[ModelBuild]:
         """Every build of the assistant, following `meta.next_page_url` verbatim (same origin only)."""
         first = f"{self._builds(assistant_sid)}?PageSize={page_size}"
-        async for item in twilio_pages(self._http, auth, first, default_key="model_builds"):
+        async for item in twilio_pages(
+            self._http, auth, first, route=BUILDS_ROUTE, default_key="model_builds"
+        ):
             yield ModelBuild.model_validate(item)
 
     def _build(self, response: httpx.Response) -> ModelBuild:

@@ -7,6 +7,7 @@ import re
 
 from modelops_operator.api.modelbuild import TwilioAutopilotBuildSpec
 from modelops_operator.providers.base import (
+    Batch,
     FindResult,
     Found,
     NotFound,
@@ -105,14 +106,29 @@ class TwilioAutopilotProvider(Provider[TwilioAutopilotBuildSpec, TwilioCredentia
         )
         return observation_of(build, name)
 
-    async def observe(self, request: AutopilotRequest, external_id: str) -> Observation | None:
-        try:
-            build = await self._client.fetch(
-                request.credentials.auth(), request.spec.assistant_sid, external_id
-            )
-        except NotFoundError:
-            return None
+    async def observe(
+        self, request: AutopilotRequest, external_id: str, listed: ModelBuild | None = None
+    ) -> Observation | None:
+        build = listed
+        if build is None:
+            try:
+                build = await self._client.fetch(
+                    request.credentials.auth(), request.spec.assistant_sid, external_id
+                )
+            except NotFoundError:
+                return None
         return observation_of(build, request.spec.unique_name)
+
+    def batch(self, request: AutopilotRequest) -> Batch:
+        """One list of the assistant's builds (every page) per interval answers every ModelBuild of that
+        assistant and account."""
+        auth = request.credentials.auth()
+        assistant = request.spec.assistant_sid
+
+        async def fetch() -> dict[str, ModelBuild]:
+            return {build.sid: build async for build in self._client.list(auth, assistant) if build.sid}
+
+        return Batch(key=(UPSTREAM, request.credentials.account_sid, assistant), fetch=fetch)
 
     async def update(self, request: AutopilotRequest, observation: Observation) -> Observation:
         name = request.spec.unique_name or effective_unique_name(request)
