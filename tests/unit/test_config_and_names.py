@@ -43,3 +43,32 @@ def test_derived_unique_name_is_deterministic_bounded_and_uid_specific() -> None
     assert len(name) <= 64
     assert name.startswith("team-a-xxx")
     assert name != derived_unique_name(ResourceRef(namespace="team-a", name="x" * 80, uid="uid-2"))
+
+
+def test_every_metric_is_in_the_readme() -> None:
+    """The README's metrics table names every metric with its type and exact labels (`.labels()` refuses any
+    other label names)."""
+    from pathlib import Path
+
+    from prometheus_client import Counter, Gauge, Histogram
+
+    from modelops_operator.metrics import Metrics
+
+    table = (Path(__file__).resolve().parents[2] / "README.md").read_text().split("<!-- metrics-table -->", 2)[1]
+    rows = {}
+    for line in table.strip().splitlines()[2:]:
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        labels = {label.strip().strip("`") for label in cells[2].split(",")}
+        rows[cells[0].strip("`")] = (cells[1], labels)
+    documented = {}
+    for collector in vars(Metrics()).values():
+        if not isinstance(collector, Counter | Gauge | Histogram):
+            continue
+        (family,) = collector.describe()
+        name = family.name + ("_total" if family.type == "counter" else "")
+        assert name in rows, f"{name} is not in the README's metrics table"
+        type_, labels = rows[name]
+        assert type_ == family.type, name
+        collector.labels(**{label: "x" for label in labels})
+        documented[name] = type_
+    assert set(documented) == set(rows)

@@ -123,3 +123,19 @@ in each watched namespace. Least privilege: what kopf and the operator's own cli
   resources: ["namespaces"]
   verbs: {{ ternary (list "get") (list "get" "list" "watch") .Values.watch.allNamespaces | toJson }}
 {{- end }}
+
+{{/*
+PromQL label matchers (without braces) that select the operator's series in Prometheus: prometheusRule.selector,
+or the labels the chart's ServiceMonitor gives them (the Prometheus Operator names the job after the Service
+when the ServiceMonitor sets no jobLabel; namespace is the Service's). Without either, alerts would select
+nothing (and the absent alert would fire forever), so rendering fails instead.
+*/}}
+{{- define "modelops-operator.scrapeSelector" -}}
+{{- if .Values.prometheusRule.selector }}
+{{- .Values.prometheusRule.selector }}
+{{- else if .Values.serviceMonitor.enabled }}
+{{- printf "job=%q, namespace=%q" (printf "%s-metrics" (include "modelops-operator.fullname" .)) .Release.Namespace }}
+{{- else }}
+{{- fail "prometheusRule: set prometheusRule.selector to the labels of your scrape of the operator (e.g. job=\"modelops\"), or enable serviceMonitor" }}
+{{- end }}
+{{- end }}
