@@ -54,7 +54,9 @@ def test_every_metric_is_in_the_readme() -> None:
 
     from modelops_operator.metrics import Metrics
 
-    table = (Path(__file__).resolve().parents[2] / "README.md").read_text().split("<!-- metrics-table -->", 2)[1]
+    table = (
+        (Path(__file__).resolve().parents[2] / "README.md").read_text().split("<!-- metrics-table -->", 2)[1]
+    )
     rows = {}
     for line in table.strip().splitlines()[2:]:
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
