@@ -50,6 +50,10 @@ class Settings(BaseModel):
         default=60.0, ge=0, description="Longest retry delay without Retry-After."
     )
     max_retry_after_seconds: float = Field(default=300.0, ge=0, description="Longest Retry-After honoured.")
+    coalesce_polling: bool = Field(
+        default=True,
+        description="Observe resources of one parent with one list per interval (false: one read per resource).",
+    )
     secret_cache_seconds: float = Field(
         default=30.0,
         ge=0,
@@ -93,6 +97,11 @@ def settings_table() -> list[tuple[str, str, str]]:
     """(variable, default, description) rows for the README and the Helm values."""
     rows = []
     for name, info in Settings.model_fields.items():
-        default = "" if info.default is None else str(info.default)
+        if info.default is None:
+            default = ""
+        elif isinstance(info.default, bool):
+            default = "true" if info.default else "false"  # as an environment variable is written
+        else:
+            default = str(info.default)
         rows.append((PREFIX + name.upper(), default, info.description or ""))
     return rows

@@ -203,7 +203,8 @@ class Lifecycle:
             credentials = await self._credentials(view, selected)
         except (InvalidSpec, SecretNotFound, MissingCredentialKeys, KubeError):
             return None  # read on its own, where the pass says what is wrong
-        batch = selected.provider.batch(self._request(view, memory, selected, credentials))
+        request = self._request(view, memory, selected, credentials)
+        batch = selected.provider.batch(request) if self.settings.coalesce_polling else None
         memory.batch_key = None if batch is None else batch.key
         return None if batch is None else (selected.provider.upstream, batch)
 
