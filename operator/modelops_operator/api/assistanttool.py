@@ -6,7 +6,15 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from modelops_operator.api.common import ApiModel, CommonStatus, DeletionPolicy, Polling, SecretRef
+from modelops_operator.api.common import (
+    MANAGEMENT_POLICY_DESCRIPTION,
+    ApiModel,
+    CommonStatus,
+    DeletionPolicy,
+    ManagementPolicy,
+    Polling,
+    SecretRef,
+)
 
 KIND = "AssistantTool"
 PLURAL = "assistanttools"
@@ -46,6 +54,9 @@ class AssistantToolSpec(ApiModel):
     )
     credentials_secret_ref: SecretRef = Field(
         description="Secret with `accountSid` + `authToken` (or `apiKeySid` + `apiKeySecret` + `accountSid`)."
+    )
+    management_policy: ManagementPolicy = Field(
+        default=ManagementPolicy.FULL, description=MANAGEMENT_POLICY_DESCRIPTION
     )
     deletion_policy: DeletionPolicy = Field(
         default=DeletionPolicy.DELETE,

@@ -36,6 +36,21 @@ class SecretRef(ApiModel):
     )
 
 
+class ManagementPolicy(StrEnum):
+    """Full: create, update and delete the remote object. ObserveOnly: mirror an existing one (named by the
+    external-id annotation) into .status and never change anything upstream; deletion always orphans."""
+
+    FULL = "Full"
+    OBSERVE_ONLY = "ObserveOnly"
+
+
+MANAGEMENT_POLICY_DESCRIPTION = (
+    "Full (default) creates, updates and deletes the remote object. ObserveOnly mirrors an existing one, named by "
+    "the modelops.dev/external-id annotation, into .status and never changes anything upstream (no create, "
+    "update, delete or cancel; deletion always orphans). Either way round may be switched at any time."
+)
+
+
 class DeletionPolicy(StrEnum):
     DELETE = "Delete"
     ORPHAN = "Orphan"

@@ -7,9 +7,11 @@ from typing import Any
 from pydantic import Field
 
 from modelops_operator.api.common import (
+    MANAGEMENT_POLICY_DESCRIPTION,
     ApiModel,
     CommonStatus,
     DeletionPolicy,
+    ManagementPolicy,
     Polling,
     SecretRef,
     immutable,
@@ -104,6 +106,9 @@ class ModelBuildSpec(ApiModel):
         ),
     )
     credentials_secret_ref: SecretRef = Field(description="Secret with the upstream credentials.")
+    management_policy: ManagementPolicy = Field(
+        default=ManagementPolicy.FULL, description=MANAGEMENT_POLICY_DESCRIPTION
+    )
     deletion_policy: DeletionPolicy = Field(
         default=DeletionPolicy.DELETE, description="Delete removes the remote build; Orphan leaves it."
     )

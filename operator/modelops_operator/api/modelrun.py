@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from modelops_operator.api.common import ApiModel, CommonStatus, DeletionPolicy, Polling, SecretRef
+from modelops_operator.api.common import (
+    MANAGEMENT_POLICY_DESCRIPTION,
+    ApiModel,
+    CommonStatus,
+    DeletionPolicy,
+    ManagementPolicy,
+    Polling,
+    SecretRef,
+)
 
 KIND = "ModelRun"
 PLURAL = "modelruns"
@@ -31,6 +39,9 @@ class ModelRunSpec(ApiModel):
     models_api: ModelsApiRunSpec = Field(description="The run to trigger on the Models API.")
     credentials_secret_ref: SecretRef = Field(
         description="Secret with `apiKey` (sent as X-API-Key) or `bearerToken`."
+    )
+    management_policy: ManagementPolicy = Field(
+        default=ManagementPolicy.FULL, description=MANAGEMENT_POLICY_DESCRIPTION
     )
     deletion_policy: DeletionPolicy = Field(
         default=DeletionPolicy.DELETE,

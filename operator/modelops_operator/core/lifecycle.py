@@ -29,6 +29,7 @@ from modelops_operator.api.common import (
     ANNOTATION_RECONCILE_REQUESTED,
     FINALIZER,
     DeletionPolicy,
+    ManagementPolicy,
 )
 from modelops_operator.api.crd import KindDefinition
 from modelops_operator.config import Settings
@@ -148,6 +149,16 @@ class Lifecycle:
         changed; polling and deletion run on their own from here on."""
         memory = memory_of(memo)
         uid = str((body.get("metadata") or {}).get("uid") or "")
+        if event_type == "DELETED" and _observe_only(ObjectView.of(body, self.kind.plural, memory)):
+            # Without a finalizer (nothing to delete upstream) the resource is gone at once: say what stays.
+            external_id = ObjectView.of(body, self.kind.plural, memory).external_id(memory)
+            if external_id:
+                self.events(
+                    body,
+                    "Normal",
+                    "Orphaned",
+                    f"Left remote object {external_id} in place (managementPolicy ObserveOnly).",
+                )
         if event_type == "DELETED" or not self.shard.matches((body.get("metadata") or {}).get("labels")):
             # Gone, or relabelled into another shard: let it go (its annotations tell the next owner
             # what was done upstream).
@@ -318,6 +329,8 @@ class Lifecycle:
             credentials = await self._credentials(view, selected)
             request = self._request(view, memory, selected, credentials)
             external_id = view.external_id(memory)
+            if _observe_only(view):
+                return await self._mirror(view, memory, selected, request, external_id, listed)
             observation = None
             if external_id:
                 await self._hold(view, memory)
@@ -382,6 +395,45 @@ class Lifecycle:
             return st.stalled("UpstreamRejected", str(error), phase=phase)
         except TransientUpstreamError as error:
             return self._transient(view, memory, error)
+
+    async def _mirror(
+        self,
+        view: ObjectView,
+        memory: ObjectMemory,
+        selected: Selected,
+        request: Request[Any, Any],
+        external_id: str | None,
+        listed: Listed | None,
+    ) -> st.Outcome:
+        """managementPolicy ObserveOnly: the remote object named by the annotation, into .status; nothing
+        is ever created, updated, deleted or cancelled upstream."""
+        if not external_id:
+            return st.stalled(
+                "ExternalIdRequired",
+                f"managementPolicy ObserveOnly observes an existing remote object: set the {ANNOTATION_EXTERNAL_ID} "
+                "annotation to its id. Nothing is created.",
+                phase="Pending",
+            )
+        observation = await self._observe(selected, request, external_id, listed)
+        if observation is None:
+            return st.stalled(
+                "RemoteNotFound",
+                f"Remote object {external_id} does not exist upstream (managementPolicy ObserveOnly: nothing is "
+                "created). Correct the annotation, or switch to managementPolicy Full to create one.",
+                phase="Pending",
+            )
+        memory.failures = 0
+        if observation.differences and observation.state is RemoteState.RUNNING:
+            # It differs from the spec, which ObserveOnly does not push: it exists, that is its wanted state.
+            observation = dataclasses.replace(observation, state=RemoteState.SUCCEEDED, up_to_date=True)
+        outcome = self._outcome(observation)
+        if observation.differences:
+            note = (
+                f"Observing remote object {external_id} (managementPolicy ObserveOnly); it differs from the spec "
+                f"in {', '.join(observation.differences)}, which is not pushed."
+            )
+            outcome = dataclasses.replace(outcome, message=note)
+        return outcome
 
     async def _observe(
         self, selected: Selected, request: Request[Any, Any], external_id: str, listed: Listed | None
@@ -654,6 +706,14 @@ class Lifecycle:
         else the outcome that says what holds it up."""
         policy = view.spec.get("deletionPolicy") or DeletionPolicy.DELETE.value
         external_id = view.external_id(memory)
+        if _observe_only(view):
+            self._event(
+                view,
+                "Normal",
+                "Orphaned",
+                f"Left remote object {external_id or '(none)'} in place (managementPolicy ObserveOnly).",
+            )
+            return None
         if policy == DeletionPolicy.ORPHAN.value:
             self._event(view, "Normal", "Orphaned", f"Left remote object {external_id or '(none)'} in place.")
             return None
@@ -879,6 +939,10 @@ _FINAL_REASONS = {
 def _saved(status: Mapping[str, Any], provider_key: str | None) -> dict[str, Any]:
     """What the provider last mirrored: its status block, or the top-level status where it has none."""
     return dict(status.get(provider_key) or {}) if provider_key else dict(status)
+
+
+def _observe_only(view: ObjectView) -> bool:
+    return view.spec.get("managementPolicy") == ManagementPolicy.OBSERVE_ONLY.value
 
 
 def _event_key(view: ObjectView) -> tuple[Any, ...]:
