@@ -14,10 +14,16 @@ from modelops_operator.config import Settings
 
 def _run(args: argparse.Namespace) -> int:
     from modelops_operator import logging_setup
+    from modelops_operator.core.shard import InvalidSelector, LabelSelector
     from modelops_operator.runtime import run_operator
 
     settings = Settings.from_env()
     logging_setup.configure(settings.log_level, settings.log_format)
+    try:
+        shard = LabelSelector.parse(args.selector)
+    except InvalidSelector as error:
+        print(f"--selector: {error}", file=sys.stderr)
+        return 2
     if not args.namespace and not args.all_namespaces:
         args.all_namespaces = True
     liveness = None if settings.health_port == 0 else f"http://0.0.0.0:{settings.health_port}/healthz"
@@ -30,6 +36,7 @@ def _run(args: argparse.Namespace) -> int:
             peering_name=args.peering_name,
             priority=args.priority,
             liveness_endpoint=liveness,
+            shard=shard,
         )
     )
     return 0
@@ -84,6 +91,12 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--standalone", action="store_true", help="no peering (one replica, no leader election)")
     run.add_argument("--peering-name", default=None, help="kopf peering object name (when not standalone)")
     run.add_argument("--priority", type=int, default=0, help="kopf peering priority of this replica")
+    run.add_argument(
+        "--selector",
+        "-l",
+        default=None,
+        help="own only the resources with these labels (a shard): key=value, key!=value, key, !key; comma-separated",
+    )
     run.set_defaults(func=_run)
 
     crds = sub.add_parser("crds", help="write the CRDs generated from the API models")

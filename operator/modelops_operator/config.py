@@ -68,6 +68,17 @@ class Settings(BaseModel):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
     log_format: Literal["text", "json"] = Field(default="text", description="Log format.")
     metrics_port: int = Field(default=8080, ge=0, le=65535, description="Port of /metrics (0 disables).")
+    callback_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="Port of the status callback endpoint (Twilio Autopilot builds); 0 turns callbacks off.",
+    )
+    callback_base_url: str | None = Field(
+        default=None,
+        description="URL at which the callback port is reachable from the upstream (e.g. https://hooks.example.com); "
+        "callbacks are requested only when it is set.",
+    )
     health_port: int = Field(
         default=8081, ge=0, le=65535, description="Port of the liveness endpoint /healthz."
     )

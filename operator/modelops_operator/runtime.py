@@ -14,19 +14,23 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from modelops_operator.api.common import GROUP
 from modelops_operator.config import Settings
-from modelops_operator.core.lifecycle import EventSink, kopf_events
+from modelops_operator.core.callbacks import callback_app
+from modelops_operator.core.lifecycle import EventSink, Lifecycle, kopf_events
+from modelops_operator.core.shard import LabelSelector
 from modelops_operator.handlers import assistanttool, modelbuild, modelrun
 from modelops_operator.runtime_context import RuntimeContext
 
 log = logging.getLogger(__name__)
 
 
-def build_registry(context: RuntimeContext) -> kopf.OperatorRegistry:
+def build_registry(context: RuntimeContext) -> tuple[kopf.OperatorRegistry, list[Lifecycle]]:
     """A new registry per operator instance (tests run several, one after another, in one process)."""
     registry = kopf.OperatorRegistry()
-    modelbuild.register(registry, context)
-    modelrun.register(registry, context)
-    assistanttool.register(registry, context)
+    lifecycles = [
+        modelbuild.register(registry, context),
+        modelrun.register(registry, context),
+        assistanttool.register(registry, context),
+    ]
 
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
@@ -59,13 +63,10 @@ def build_registry(context: RuntimeContext) -> kopf.OperatorRegistry:
     def probe(**_: Any) -> dict[str, int]:
         return {"upstreams": len(context._upstreams)}
 
-    return registry
+    return registry, lifecycles
 
 
-async def serve_metrics(context: RuntimeContext, host: str, port: int) -> web.AppRunner | None:
-    if port == 0:
-        return None
-
+def metrics_app(context: RuntimeContext) -> web.Application:
     async def metrics(_: web.Request) -> web.Response:
         return web.Response(
             body=generate_latest(context.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
@@ -73,10 +74,17 @@ async def serve_metrics(context: RuntimeContext, host: str, port: int) -> web.Ap
 
     app = web.Application()
     app.router.add_get("/metrics", metrics)
+    return app
+
+
+async def serve(app: web.Application, host: str, port: int, what: str) -> web.AppRunner | None:
+    """Serve an aiohttp app on the operator's event loop (0 for the port: not at all)."""
+    if port == 0:
+        return None
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
-    log.info("metrics on http://%s:%d/metrics", host, port)
+    log.info("%s on http://%s:%d", what, host, port)
     return runner
 
 
@@ -94,10 +102,21 @@ async def run_operator(
     liveness_endpoint: str | None = None,
     metrics_host: str = "0.0.0.0",
     events: EventSink = kopf_events,
+    shard: LabelSelector | None = None,
 ) -> None:
-    context = RuntimeContext(settings=settings, connection=connection, events=events)
-    registry = build_registry(context)
-    runner = await serve_metrics(context, metrics_host, settings.metrics_port)
+    """`metrics_host` is the address of every endpoint the operator serves (metrics, status callbacks);
+    `shard`, the label selector of the resources this replica owns (with `namespaces`)."""
+    context = RuntimeContext(settings=settings, connection=connection, events=events, shard=shard)
+    registry, lifecycles = build_registry(context)
+    runners = [
+        await serve(metrics_app(context), metrics_host, settings.metrics_port, "metrics"),
+        await serve(
+            callback_app(lifecycles, context.metrics),
+            metrics_host,
+            settings.callback_port,
+            "status callbacks",
+        ),
+    ]
     try:
         await kopf.operator(
             registry=registry,
@@ -112,6 +131,7 @@ async def run_operator(
             memo=kopf.Memo(),
         )
     finally:
-        if runner is not None:
-            await runner.cleanup()
+        for runner in runners:
+            if runner is not None:
+                await runner.cleanup()
         await context.aclose()

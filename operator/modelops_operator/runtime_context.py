@@ -12,6 +12,7 @@ from modelops_operator.config import Settings
 from modelops_operator.core.kube import KubeClient
 from modelops_operator.core.lifecycle import EventSink, Lifecycle, kopf_events
 from modelops_operator.core.secrets import SecretCache
+from modelops_operator.core.shard import LabelSelector
 from modelops_operator.metrics import Metrics
 from modelops_operator.providers.http import UpstreamHTTP
 
@@ -22,6 +23,7 @@ class RuntimeContext:
     metrics: Metrics = field(default_factory=Metrics)
     events: EventSink = kopf_events
     connection: kopf.ConnectionInfo | None = None
+    shard: LabelSelector | None = None
     kube: KubeClient = field(init=False)
     # One cache for every kind: resources of different kinds often share a Secret.
     secrets: SecretCache = field(init=False)

@@ -223,6 +223,51 @@ class Lifecycle:
         trigger = "timer" if self.wants_poll(memory, self.clock()) else "listed"
         await self.reconcile(memory, trigger=trigger, listed=listed)
 
+    # ---------------------------------------------------------------------------------------------- callbacks
+
+    def callback_url(self, view: ObjectView) -> str | None:
+        """The URL the operator gives the upstream for this resource's status callbacks: distinct per
+        resource (its uid is in it), so the URL a callback arrives at names the resource."""
+        base = self.settings.callback_base_url
+        if not base or not self.settings.callback_port:
+            return None
+        return f"{base.rstrip('/')}{callback_path(self.kind.plural, view.namespace, view.name, view.uid)}"
+
+    async def callback(
+        self, namespace: str, name: str, uid: str, form: Mapping[str, str], headers: Mapping[str, str]
+    ) -> tuple[int, str]:
+        """A status callback posted to this resource's URL: (HTTP status, reason). A genuine one makes the
+        operator observe the remote object now; what it says is never taken for status."""
+        memory = self.poller.member(uid)
+        if memory is None or not memory.body:
+            return 404, "no such resource"
+        view = ObjectView.of(memory.body, self.kind.plural, memory)
+        url = self.callback_url(view)
+        external_id = view.external_id(memory)
+        if (view.namespace, view.name) != (namespace, name) or url is None or not external_id:
+            return 404, "no such resource"
+        try:
+            selected = self._select(view)
+            credentials = await self._credentials(view, selected)
+        except (InvalidSpec, SecretNotFound, MissingCredentialKeys, KubeError):
+            return 403, "the resource's credentials cannot be read"
+        request = self._request(view, memory, selected, credentials)
+        refused = selected.provider.verify_callback(request, url, form, headers, external_id)
+        if refused is not None:
+            return 403, refused
+        memory.last_callback_at = self.clock()
+        self._observe_soon(memory)
+        return 204, "accepted"
+
+    def callback_upstream(self) -> str:
+        """The upstream that posts this kind's callbacks (the metric's label)."""
+        return next((p.upstream for p in self.providers.values() if p.accepts_callbacks), "none")
+
+    def _observe_soon(self, memory: ObjectMemory) -> None:
+        task = asyncio.create_task(self.reconcile(memory, trigger="callback"))
+        self._deleters.add(task)  # kept (and stopped with the operator) like the deletions
+        task.add_done_callback(self._deleters.discard)
+
     async def stop(self) -> None:
         await self.poller.stop()
         deleters = [task for task in self._deleters if not task.done()]
@@ -269,6 +314,7 @@ class Lifecycle:
         """Whether this wake-up should talk to the upstream.
 
         `trigger` is "timer" (its poll is due), "listed" (its parent's list came by before its poll was due),
+        "callback" (the upstream posted a genuine status callback),
         "event" (created, resumed, spec or annotations changed) or "requested" (the reconcile-requested-at
         annotation: a person asks for a retry now).
         """
@@ -284,6 +330,8 @@ class Lifecycle:
             and not _answered(view, memory, stalled)
         ):
             return False  # needs a person: a new generation or reconcile-requested-at retries
+        if trigger == "callback":
+            return stalled.get("status") != st.TRUE  # a finished failure does not change any more
         if trigger in ("timer", "listed"):
             if trigger == "timer" and now < memory.next_poll_at:
                 return False
@@ -300,6 +348,11 @@ class Lifecycle:
             interval = float(polling.get("driftIntervalSeconds") or self.settings.drift_interval_seconds)
         else:
             interval = float(polling.get("intervalSeconds") or self.settings.poll_interval_seconds)
+        if memory.last_callback_at is not None and self.clock() - memory.last_callback_at < interval * (
+            CALLBACK_SLOWDOWN
+        ):
+            # Callbacks arrive: polling is only the safety net now.
+            interval *= CALLBACK_SLOWDOWN
         offset = 0.0
         if not memory.phased and memory.batch_key is None:
             # Read on its own: each resource at its own phase of the interval (from its uid), so resources
@@ -875,6 +928,7 @@ class Lifecycle:
             credentials=credentials,
             pending_since=view.pending_since(memory),
             saved=_saved(view.status, self._provider_key(view)),
+            callback_url=self.callback_url(view) if selected.provider.accepts_callbacks else None,
         )
 
     async def _patch_status(self, view: ObjectView, memory: ObjectMemory, patch: dict[str, Any]) -> None:
@@ -939,6 +993,14 @@ _FINAL_REASONS = {
 def _saved(status: Mapping[str, Any], provider_key: str | None) -> dict[str, Any]:
     """What the provider last mirrored: its status block, or the top-level status where it has none."""
     return dict(status.get(provider_key) or {}) if provider_key else dict(status)
+
+
+# While an upstream posts status callbacks for a resource, it is polled this many times less often.
+CALLBACK_SLOWDOWN = 6
+
+
+def callback_path(plural: str, namespace: str, name: str, uid: str) -> str:
+    return f"/callbacks/{plural}/{namespace}/{name}/{uid}"
 
 
 def _observe_only(view: ObjectView) -> bool:
@@ -1012,6 +1074,7 @@ def _with_pending(request: Request[Any, Any], pending: datetime.datetime | None)
         credentials=request.credentials,
         pending_since=pending,
         saved=request.saved,
+        callback_url=request.callback_url,
     )
 
 

@@ -70,6 +70,9 @@ class Poller:
         if self._loop is None or self._loop.done():
             self._loop = asyncio.create_task(self._run(), name="modelops-poller")
 
+    def member(self, uid: str) -> ObjectMemory | None:
+        return self._members.get(uid)
+
     def drop(self, uid: str) -> None:
         self._members.pop(uid, None)
 

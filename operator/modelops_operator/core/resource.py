@@ -56,6 +56,8 @@ class ObjectMemory:
     batch_key: Any = UNKNOWN
     # Polls of a resource read on its own are spread over the interval (set once, from the uid).
     phased: bool = False
+    # When the upstream last posted a genuine status callback for it (polling slows down meanwhile).
+    last_callback_at: float | None = None
     status: dict[str, Any] | None = None
     external_id: str | None = None
     pending_since: datetime.datetime | None = None

@@ -109,6 +109,8 @@ class Request(Generic[SpecT, CredT]):
     pending_since: datetime.datetime | None
     # The provider's own status block as last written (e.g. ids saved between steps).
     saved: dict[str, Any]
+    # Where the upstream may post status callbacks for this resource (None: callbacks are off).
+    callback_url: str | None = None
 
 
 class Provider(abc.ABC, Generic[SpecT, CredT]):
@@ -148,6 +150,22 @@ class Provider(abc.ABC, Generic[SpecT, CredT]):
     ) -> Observation | None:
         """Read the remote object; None when it does not exist. `listed` is its item from a `Batch.fetch`,
         when there is one (then nothing needs reading)."""
+
+    #: whether the upstream can post status callbacks (then `verify_callback` is answered)
+    accepts_callbacks: bool = False
+
+    def verify_callback(
+        self,
+        request: Request[SpecT, CredT],
+        url: str,
+        form: Mapping[str, str],
+        headers: Mapping[str, str],
+        external_id: str,
+    ) -> str | None:
+        """None when a status callback at `url` is genuine and about the resource's remote object
+        `external_id`; else why it is refused. Its payload is never trusted for status: a genuine callback
+        only makes the operator observe the remote object now."""
+        return "this upstream sends no status callbacks"
 
     def batch(self, request: Request[SpecT, CredT]) -> Batch | None:
         """How to observe this resource together with others (one list per parent), or None: one by one

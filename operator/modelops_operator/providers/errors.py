@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
+
 
 @dataclass(eq=False)
 class UpstreamError(Exception):
@@ -51,6 +53,32 @@ class NotFoundError(PermanentUpstreamError):
 
 class MalformedResponseError(TransientUpstreamError):
     """A 2xx answer whose body does not parse: treated as transient (proxies and crashes do this)."""
+
+
+def describe_validation(error: ValidationError) -> str:
+    """Every problem pydantic found in an upstream body, naming the field: "field 'sid' is required; ...".
+
+    Only field paths and pydantic's own wording go into the message, never the values (an upstream body may
+    echo something a person should not find in an Event).
+    """
+    problems = []
+    for item in error.errors(include_url=False, include_input=False):
+        where = _field_path(item["loc"])
+        if item["type"] == "missing":
+            problems.append(f"field '{where}' is required")
+        elif where:
+            problems.append(f"field '{where}' is invalid ({item['msg']})")
+        else:
+            problems.append(str(item["msg"]))
+    return "; ".join(problems) or "does not match the contract"
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    """``("policies", 0, "id")`` → ``policies[0].id``."""
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
 
 
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})

@@ -3,6 +3,12 @@
 One `UpstreamHTTP` per upstream per operator: it owns the httpx client (connection pooling, timeouts),
 a concurrency limit (so many resources cannot storm one rate limit together), retry with backoff and
 jitter that honours Retry-After, and the classification of failures into the types of `errors`.
+
+A timeout is not retried within a request, and no logical request outlives `HttpPolicy.deadline_seconds`:
+a hung upstream surfaces to the lifecycle (and so in `.status` and Events) after one timeout, and the
+lifecycle's own backoff tries again. Success bodies are checked against pydantic models of the upstream's
+contract (`parse_model`, `validate_model`): a body that does not match is a `MalformedResponseError`
+naming what is missing or wrong, never something taken for state.
 """
 
 from __future__ import annotations
@@ -11,10 +17,10 @@ import asyncio
 import logging
 import time
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from modelops_operator.metrics import Metrics
 from modelops_operator.providers.backoff import Backoff, parse_retry_after
@@ -23,9 +29,16 @@ from modelops_operator.providers.errors import (
     TransientUpstreamError,
     UpstreamError,
     classify_status,
+    describe_validation,
 )
 
 log = logging.getLogger(__name__)
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+# One logical request (every attempt, and the waits between them) may take this many attempt timeouts: room
+# for one retry after a slow failure, while a hung upstream still shows in `.status` within about a timeout.
+DEADLINE_TIMEOUTS = 2.0
 
 
 class HttpPolicy(BaseModel):
@@ -35,6 +48,11 @@ class HttpPolicy(BaseModel):
     backoff_max_seconds: float = Field(default=30.0, ge=0)
     max_retry_after_seconds: float = Field(default=300.0, ge=0)
     concurrency: int = Field(default=8, ge=1)
+
+    @property
+    def deadline_seconds(self) -> float:
+        """The longest one logical request may take, retries, waits and queueing for a connection included."""
+        return self.timeout_seconds * DEADLINE_TIMEOUTS
 
     @property
     def backoff(self) -> Backoff:
@@ -98,7 +116,39 @@ class UpstreamHTTP:
         a 429 (rejected before processing) or a connection that never opened. Otherwise the caller must look
         the object up before trying again, or it could create a duplicate.
         """
+        deadline = self.policy.deadline_seconds
+        limit = asyncio.timeout(deadline)
+        try:
+            async with limit:
+                return await self._attempts(
+                    method, path, route, auth, headers, params, data, json, idempotent, ok, retry_statuses
+                )
+        except TimeoutError:
+            if not limit.expired():
+                raise
+            # Attempts and waits are fitted into the deadline; what still gets here is queueing for a free
+            # connection, or an answer trickling in (httpx's timeout applies to each read, not to the whole).
+            # The outcome is unknown, as for any timeout: a create keeps its pending marker.
+            raise TransientUpstreamError(
+                upstream=self.name, message=f"no complete answer within {deadline:g}s", code="timeout"
+            ) from None
+
+    async def _attempts(
+        self,
+        method: str,
+        path: str,
+        route: str,
+        auth: httpx.Auth | None,
+        headers: Mapping[str, str] | None,
+        params: Mapping[str, Any] | None,
+        data: Mapping[str, Any] | None,
+        json: Any,
+        idempotent: bool,
+        ok: Collection[int],
+        retry_statuses: Collection[int] | None,
+    ) -> httpx.Response:
         backoff = self.policy.backoff
+        deadline = time.monotonic() + self.policy.deadline_seconds
         attempt = 0
         while True:
             attempt += 1
@@ -107,9 +157,13 @@ class UpstreamHTTP:
                     method, path, route, auth, headers, params, data, json, ok, retry_statuses
                 )
             except TransientUpstreamError as error:
-                if attempt >= self.policy.max_attempts or not (idempotent or _never_processed(error)):
+                if not self._retry_within(error, attempt, idempotent):
                     raise
                 delay = backoff.delay(attempt, error.retry_after)
+                if time.monotonic() + delay + self.policy.timeout_seconds > deadline:
+                    # Another attempt might not end within the deadline: hand the error (and its Retry-After)
+                    # to the lifecycle, whose backoff waits with the reason in `.status`.
+                    raise
                 log.info(
                     "%s %s %s failed (%s); retry %d/%d in %.2fs",
                     self.name,
@@ -125,6 +179,14 @@ class UpstreamHTTP:
                     cause = "retry_after" if error.retry_after is not None else "backoff"
                     self._metrics.upstream_wait.labels(self.name, cause).inc(delay)
                 await asyncio.sleep(delay)
+
+    def _retry_within(self, error: UpstreamError, attempt: int, idempotent: bool) -> bool:
+        """Whether to try again within this request. Never after a timeout: another full timeout would only
+        hide the hang from `.status` (the lifecycle retries it). A non-idempotent request only where the
+        upstream cannot have acted on it."""
+        if attempt >= self.policy.max_attempts or error.code == "timeout":
+            return False
+        return idempotent or _never_processed(error)
 
     async def _send_once(
         self,
@@ -208,6 +270,47 @@ def parse_json(upstream: str, response: httpx.Response) -> Any:
             status=response.status_code,
             code="malformed",
         ) from exc
+
+
+def parse_model(upstream: str, response: httpx.Response, model: type[ModelT], what: str) -> ModelT:
+    """Decode a success body and validate it against `model` (see `validate_model`)."""
+    return validate_model(upstream, parse_json(upstream, response), model, what, status=response.status_code)
+
+
+def validate_model(
+    upstream: str, body: Any, model: type[ModelT], what: str, *, status: int | None = None
+) -> ModelT:
+    """`body` as `model`, or a `MalformedResponseError` that names what is missing or wrong, prefixed with
+    `what` (e.g. "model build: field 'sid' is required; field 'status' is required").
+
+    A 200 from a proxy or a broken gateway is no answer of the upstream's: taking it for state would
+    overwrite what the operator knows with nothing, so it is a transient error, retried later.
+    """
+    if not isinstance(body, dict):
+        raise MalformedResponseError(
+            upstream=upstream,
+            message=f"{what}: expected a JSON object, got {_json_type(body)}",
+            status=status,
+            code="malformed",
+        )
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise MalformedResponseError(
+            upstream=upstream, message=f"{what}: {describe_validation(exc)}", status=status, code="malformed"
+        ) from exc
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else type(value).__name__
 
 
 def _never_processed(error: UpstreamError) -> bool:

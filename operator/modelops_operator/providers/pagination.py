@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from pydantic import BaseModel, ConfigDict
 
 from modelops_operator.providers.errors import MalformedResponseError
-from modelops_operator.providers.http import UpstreamHTTP, parse_json
+from modelops_operator.providers.http import ModelT, UpstreamHTTP, parse_json, validate_model
 
-__all__ = ["check_same_origin", "origin", "twilio_pages"]
+__all__ = ["TwilioPageMeta", "check_same_origin", "origin", "twilio_pages"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -48,35 +48,50 @@ def check_same_origin(base_url: str, url: str, upstream: str) -> None:
         )
 
 
-async def twilio_pages(
-    http: UpstreamHTTP, auth: httpx.Auth, first: str, *, route: str, default_key: str
-) -> AsyncIterator[dict[str, Any]]:
-    """The raw items of a Twilio list, following ``meta.next_page_url`` verbatim on the configured origin.
+class TwilioPageMeta(BaseModel):
+    """The ``meta`` of a Twilio list page: which key holds the items, and the next page's link."""
 
-    Each page is ``{"meta": {"key": K, "next_page_url": ...}, K: [...]}``; a page that is not of that shape
-    raises :class:`MalformedResponseError`.
+    model_config = ConfigDict(extra="ignore")
+
+    key: str | None = None
+    next_page_url: str | None = None
+
+
+async def twilio_pages(
+    http: UpstreamHTTP,
+    auth: httpx.Auth,
+    first: str,
+    *,
+    route: str,
+    default_key: str,
+    model: type[ModelT],
+    what: str,
+) -> AsyncIterator[ModelT]:
+    """The items of a Twilio list as `model`, following ``meta.next_page_url`` verbatim on the configured
+    origin.
+
+    Each page is ``{"meta": {"key": K, "next_page_url": ...}, K: [...]}``. A page that is not of that shape,
+    or holds an item that is not a valid `model`, raises :class:`MalformedResponseError`: an item skipped
+    silently would be an object the caller believes does not exist (and might create again).
     """
     upstream = http.name
     next_url: str | None = first
+    page_number = 0
     while next_url:
+        page_number += 1
         response = await http.request("GET", next_url, route=route, auth=auth, idempotent=True)
         page = parse_json(upstream, response)
-        if not isinstance(page, dict) or not isinstance(page.get("meta"), dict):
-            raise _malformed(upstream, "list page is not an object with a meta object")
-        meta = page["meta"]
-        items = page.get(meta.get("key") or default_key)
+        if not isinstance(page, dict):
+            raise _malformed(upstream, f"{what} list: page {page_number} is not a JSON object")
+        meta = validate_model(upstream, page.get("meta"), TwilioPageMeta, f"{what} list: page meta")
+        items = page.get(meta.key or default_key)
         if not isinstance(items, list):
-            raise _malformed(upstream, f"list page has no list of {default_key}")
-        for item in items:
-            if not isinstance(item, dict):
-                raise _malformed(upstream, "a listed item is not an object")
-            yield item
-        link = meta.get("next_page_url")
-        if link is not None and not isinstance(link, str):
-            raise _malformed(upstream, "meta.next_page_url is not a string")
-        if link:
-            check_same_origin(http.base_url, link, upstream)
-        next_url = link
+            raise _malformed(upstream, f"{what} list: page {page_number} has no list of {default_key}")
+        for index, item in enumerate(items):
+            yield validate_model(upstream, item, model, f"{what} list: page {page_number}, item {index}")
+        if meta.next_page_url:
+            check_same_origin(http.base_url, meta.next_page_url, upstream)
+        next_url = meta.next_page_url
 
 
 def _malformed(upstream: str, message: str) -> MalformedResponseError:

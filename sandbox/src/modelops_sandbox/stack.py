@@ -16,6 +16,7 @@ import kopf
 from modelops_operator.api.crd import render_crd
 from modelops_operator.api.kinds import ALL_KINDS
 from modelops_operator.config import Settings
+from modelops_operator.core.shard import LabelSelector
 from modelops_operator.runtime import run_operator
 from modelops_sandbox.cluster import EmulatedCluster
 from modelops_sandbox.fakes import TwilioAutopilotFake
@@ -98,8 +99,10 @@ class Stack(Generic[C]):
         return Settings.model_validate(values)
 
     @contextlib.asynccontextmanager
-    async def operator(self, *, clusterwide: bool = False, **overrides: Any) -> AsyncIterator[OperatorHandle]:
-        handle = await self.start_operator(clusterwide=clusterwide, **overrides)
+    async def operator(
+        self, *, clusterwide: bool = False, selector: str | None = None, **overrides: Any
+    ) -> AsyncIterator[OperatorHandle]:
+        handle = await self.start_operator(clusterwide=clusterwide, selector=selector, **overrides)
         try:
             yield handle
         finally:
@@ -113,9 +116,12 @@ class Stack(Generic[C]):
             metadata["namespace"] = self.namespace
         return await self.cluster.apply(manifest)
 
-    async def start_operator(self, *, clusterwide: bool = False, **overrides: Any) -> OperatorHandle:
+    async def start_operator(
+        self, *, clusterwide: bool = False, selector: str | None = None, **overrides: Any
+    ) -> OperatorHandle:
         """The operator for the stack's namespace, or for every namespace (`clusterwide`, as the chart's
-        default `--all-namespaces`); `overrides` are settings."""
+        default `--all-namespaces`), owning the resources `selector` selects (a shard); `overrides` are
+        settings."""
         stop_flag, ready_flag = asyncio.Event(), asyncio.Event()
         settings = self.settings(**overrides)
         liveness = f"http://127.0.0.1:{settings.health_port}/healthz" if settings.health_port else None
@@ -130,6 +136,7 @@ class Stack(Generic[C]):
                 ready_flag=ready_flag,
                 standalone=True,
                 metrics_host="127.0.0.1",
+                shard=LabelSelector.parse(selector),
             ),
             name="modelops-operator",
         )

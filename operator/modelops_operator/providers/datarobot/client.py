@@ -11,21 +11,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Generator, Mapping, Sequence
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlsplit
 
 import httpx
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints
 
 from modelops_operator.providers.credentials import MissingCredentialKeys
 from modelops_operator.providers.errors import MalformedResponseError, NotFoundError
-from modelops_operator.providers.http import UpstreamHTTP, parse_json
+from modelops_operator.providers.http import UpstreamHTTP, parse_model, validate_model
 
 __all__ = [
     "FAILED_STATUSES",
     "IN_PROGRESS_STATUSES",
     "RETRY_STATUSES",
     "UPSTREAM",
+    "CustomModel",
+    "CustomModelVersion",
     "DataRobotClient",
     "DataRobotCredentials",
     "DataRobotTokenAuth",
@@ -140,8 +142,11 @@ class JobStatus(BaseModel):
         return self.state != "in_progress"
 
 
-class _StatusBody(BaseModel):
-    """The wire shape of a status body (camelCase); every field tolerated missing."""
+NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+
+
+class _StatusFields(BaseModel):
+    """The wire fields of a job's status body (camelCase) that no caller requires."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -149,9 +154,44 @@ class _StatusBody(BaseModel):
     created: str | None = None
     description: str | None = None
     message: str | None = None
-    status: str | None = None
     statusId: str | None = None
     statusType: str | None = None
+
+
+class _StatusBody(_StatusFields):
+    """A 200 of the status URL: without its status word it says nothing about the job."""
+
+    status: NonEmpty
+
+
+class _RedirectBody(_StatusFields):
+    """What a 303 may carry besides its Location (which alone means completed): nothing is required."""
+
+    status: str | None = None
+
+
+class _StartedBody(BaseModel):
+    """The 202 of a build start: the custom model it makes (the external id) is required."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    customModelId: NonEmpty
+
+
+class CustomModelVersion(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: NonEmpty
+
+
+class CustomModel(BaseModel):
+    """``GET /api/v2/customModels/{id}/``, reduced to what the provider reads: its id (required: an answer
+    without it is no custom model) and its latest version (null until a build completes)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    id: NonEmpty
+    latest_version: CustomModelVersion | None = Field(default=None, alias="latestVersion")
 
 
 def state_of(status: str, code: int | None = None) -> JobState:
@@ -198,10 +238,7 @@ class DataRobotClient:
             ok=(202,),
             retry_statuses=RETRY_STATUSES,
         )
-        body = parse_json(UPSTREAM, response)
-        custom_model_id = body.get("customModelId") if isinstance(body, dict) else None
-        if not isinstance(custom_model_id, str) or not custom_model_id:
-            raise _malformed("the 202 of a build start has no customModelId")
+        custom_model_id = parse_model(UPSTREAM, response, _StartedBody, "build start").customModelId
         location = response.headers.get("Location")
         status_id = _status_id_from(location)
         if location is None or status_id is None:
@@ -230,12 +267,7 @@ class DataRobotClient:
         )
         if response.status_code == 303:
             return self._completed_by_redirect(status_id, response)
-        data = parse_json(UPSTREAM, response)
-        if not isinstance(data, dict):
-            raise _malformed("the status body is not an object")
-        body = _status_body(data)
-        if not body.status:
-            raise _malformed("the status body has no status")
+        body = parse_model(UPSTREAM, response, _StatusBody, "job status")
         return JobStatus(
             state=state_of(body.status, body.code),
             status=body.status,
@@ -247,8 +279,8 @@ class DataRobotClient:
             created=body.created,
         )
 
-    async def get_custom_model(self, auth: Auth, custom_model_id: str) -> dict[str, Any] | None:
-        """The custom model as the upstream renders it, or None when it does not exist (any more)."""
+    async def get_custom_model(self, auth: Auth, custom_model_id: str) -> CustomModel | None:
+        """The custom model, or None when it does not exist (any more)."""
         try:
             response = await self._http.request(
                 "GET",
@@ -260,10 +292,7 @@ class DataRobotClient:
             )
         except NotFoundError:
             return None
-        body = parse_json(UPSTREAM, response)
-        if not isinstance(body, dict):
-            raise _malformed("the custom model is not an object")
-        return body
+        return parse_model(UPSTREAM, response, CustomModel, "custom model")
 
     async def delete_custom_model(self, auth: Auth, custom_model_id: str) -> None:
         """Delete what a build made. A 404 raises NotFoundError (callers treat it as already deleted)."""
@@ -294,14 +323,14 @@ class DataRobotClient:
             if match is not None:
                 custom_model_id, version_id = match.group(1), match.group(2)
         # The 303 may carry the status body too; use it for the type, never require it.
-        body = _StatusBody()
+        body = _RedirectBody()
         if response.content:
             try:
                 data = response.json()
             except ValueError:
                 data = None
             if isinstance(data, dict):
-                body = _status_body(data)
+                body = validate_model(UPSTREAM, data, _RedirectBody, "job status", status=303)
         return JobStatus(
             state="completed",
             status=COMPLETED,
@@ -321,21 +350,8 @@ def _auth(auth: Auth) -> httpx.Auth:
     return auth.auth() if isinstance(auth, DataRobotCredentials) else auth
 
 
-def _status_body(data: dict[str, Any]) -> _StatusBody:
-    try:
-        return _StatusBody.model_validate(data)
-    except ValidationError as exc:
-        raise _malformed(
-            f"the status body does not have the documented shape ({exc.error_count()} problems)"
-        ) from exc
-
-
 def _status_id_from(location: str | None) -> str | None:
     if not location:
         return None
     match = _STATUS_ID_IN_PATH.search(urlsplit(location).path)
     return match.group(1) if match else None
-
-
-def _malformed(message: str) -> MalformedResponseError:
-    return MalformedResponseError(upstream=UPSTREAM, message=message, code="malformed")

@@ -27,6 +27,7 @@ from modelops_operator.providers.base import (
 from modelops_operator.providers.datarobot.client import (
     COMPLETED,
     UPSTREAM,
+    CustomModel,
     DataRobotClient,
     DataRobotCredentials,
     JobStatus,
@@ -99,7 +100,7 @@ def job_observation(job: JobStatus, external_id: str, saved: dict[str, Any]) -> 
 
 
 def model_observation(
-    external_id: str, model: dict[str, Any], saved: dict[str, Any], *, job_gone: bool = False
+    external_id: str, model: CustomModel, saved: dict[str, Any], *, job_gone: bool = False
 ) -> Observation:
     """The custom model itself, when there is no job to ask (completed, adopted, or the job record is gone)."""
     if _completed(saved):
@@ -153,11 +154,9 @@ def unconfirmed_create_message(request: DataRobotRequest) -> str:
     )
 
 
-def latest_version(model: dict[str, Any]) -> str | None:
+def latest_version(model: CustomModel) -> str | None:
     """The id of a custom model's latest version, None while it has none."""
-    latest = model.get("latestVersion")
-    version = latest.get("id") if isinstance(latest, dict) else None
-    return version if isinstance(version, str) and version else None
+    return model.latest_version.id if model.latest_version is not None else None
 
 
 def _completed(saved: dict[str, Any]) -> bool:

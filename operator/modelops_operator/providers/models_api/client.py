@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import AsyncIterator
-from typing import Any, TypeVar
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from modelops_operator.providers.errors import MalformedResponseError, PermanentUpstreamError, UpstreamError
-from modelops_operator.providers.http import UpstreamHTTP, parse_json
+from modelops_operator.providers.http import UpstreamHTTP, parse_model
 from modelops_operator.providers.models_api.credentials import ModelsApiCredentials
 
 __all__ = [
@@ -26,8 +26,11 @@ __all__ = [
     "UPSTREAM",
     "CompileDiagnostics",
     "ModelRun",
+    "ModelRunPage",
     "ModelRunStep",
+    "ModelRunStepPage",
     "ModelTestResult",
+    "ModelTestResultPage",
     "ModelsApiClient",
 ]
 
@@ -42,6 +45,11 @@ RUN_ROUTE = "/v1/model-runs/{runId}"
 ALREADY_TERMINAL_STATUSES = frozenset({400, 409})
 
 
+# Ids and statuses are what the operator acts on: present and non-empty. Statuses are not limited to the
+# documented words (an unknown one is followed as still running, not refused).
+NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+
+
 class CompileDiagnostics(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -54,8 +62,8 @@ class ModelRun(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    id: str
-    status: str
+    id: NonEmpty
+    status: NonEmpty
     trigger_type: str | None = None
     triggered_by: str | None = None
     project_name: str | None = None
@@ -77,8 +85,8 @@ class ModelRunStep(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    id: str
-    status: str
+    id: NonEmpty
+    status: NonEmpty
     run_id: str | None = None
     model_name: str | None = None
     rows_affected: int | None = None
@@ -93,15 +101,39 @@ class ModelTestResult(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    id: str
-    status: str
+    id: NonEmpty
+    status: NonEmpty
     run_step_id: str | None = None
     test_name: str | None = None
     rows_returned: int | None = None
     error_message: str | None = None
 
 
-_Model = TypeVar("_Model", bound=BaseModel)
+class ModelRunPage(BaseModel):
+    """One page of ``GET /v1/model-runs``; ``next_page_token`` is absent on the last page. Every item must be
+    a valid run: one skipped would be a run `find` believes does not exist (and triggers again)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    data: list[ModelRun]
+    next_page_token: str | None = None
+
+
+class ModelRunStepPage(BaseModel):
+    """``GET /v1/model-runs/{runId}/steps``: every step in one page (an answer without ``data`` would read as
+    a run without steps)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    data: list[ModelRunStep]
+
+
+class ModelTestResultPage(BaseModel):
+    """``GET /v1/model-runs/{runId}/steps/{stepId}/test-results``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    data: list[ModelTestResult]
 
 
 class ModelsApiClient:
@@ -139,14 +171,14 @@ class ModelsApiClient:
             idempotent=False,
             ok=(201, 200),
         )
-        return _one(ModelRun, parse_json(UPSTREAM, response), "model run")
+        return parse_model(UPSTREAM, response, ModelRun, "model run")
 
     async def get(self, auth: ModelsApiCredentials, run_id: str) -> ModelRun:
         """Read one run; an unknown id raises NotFoundError."""
         response = await self._http.request(
             "GET", self._run_path(run_id), route=RUN_ROUTE, headers=auth.headers(), idempotent=True
         )
-        return _one(ModelRun, parse_json(UPSTREAM, response), "model run")
+        return parse_model(UPSTREAM, response, ModelRun, "model run")
 
     async def list(
         self, auth: ModelsApiCredentials, *, status: str | None = None, max_results: int = 100
@@ -164,13 +196,13 @@ class ModelsApiClient:
             response = await self._http.request(
                 "GET", RUNS_PATH, route=RUNS_PATH, headers=headers, params=params, idempotent=True
             )
-            page = parse_json(UPSTREAM, response)
-            for item in _data(page, "model run list"):
-                yield _one(ModelRun, item, "model run")
-            next_token = page.get("next_page_token")
-            if next_token is None or next_token == "":
+            page = parse_model(UPSTREAM, response, ModelRunPage, "model run list")
+            for run in page.data:
+                yield run
+            next_token = page.next_page_token
+            if not next_token:
                 return
-            if not isinstance(next_token, str) or next_token in seen:
+            if next_token in seen:
                 raise _malformed("next_page_token is not a new string (the listing would never end)")
             seen.add(next_token)
             token = next_token
@@ -193,7 +225,7 @@ class ModelsApiClient:
             if error.status in ALREADY_TERMINAL_STATUSES:
                 return None
             raise
-        return _one(ModelRun, parse_json(UPSTREAM, response), "model run")
+        return parse_model(UPSTREAM, response, ModelRun, "model run")
 
     async def steps(self, auth: ModelsApiCredentials, run_id: str) -> builtins.list[ModelRunStep]:
         """Every step of a run (one page holds them all)."""
@@ -204,9 +236,7 @@ class ModelsApiClient:
             headers=auth.headers(),
             idempotent=True,
         )
-        return [
-            _one(ModelRunStep, item, "step") for item in _data(parse_json(UPSTREAM, response), "step list")
-        ]
+        return parse_model(UPSTREAM, response, ModelRunStepPage, "step list").data
 
     async def test_results(
         self, auth: ModelsApiCredentials, run_id: str, step_id: str
@@ -220,31 +250,7 @@ class ModelsApiClient:
             headers=auth.headers(),
             idempotent=True,
         )
-        items = _data(parse_json(UPSTREAM, response), "test result list")
-        return [_one(ModelTestResult, item, "test result") for item in items]
-
-
-def _data(page: Any, what: str) -> builtins.list[Any]:
-    if not isinstance(page, dict):
-        raise _malformed(f"{what} is not an object")
-    items = page.get("data", [])
-    if items is None:
-        return []
-    if not isinstance(items, builtins.list):
-        raise _malformed(f"{what}: 'data' is not an array")
-    return items
-
-
-def _one(model: type[_Model], body: Any, what: str) -> _Model:
-    if not isinstance(body, dict):
-        raise _malformed(f"{what} is not an object")
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()
-        )
-        raise _malformed(f"{what} does not match the contract ({problems})") from exc
+        return parse_model(UPSTREAM, response, ModelTestResultPage, "test result list").data
 
 
 def _malformed(message: str) -> UpstreamError:

@@ -8,14 +8,13 @@ it creates again.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 import httpx
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from modelops_operator.providers.errors import MalformedResponseError, UpstreamError
-from modelops_operator.providers.http import UpstreamHTTP, parse_json
+from modelops_operator.providers.http import UpstreamHTTP, parse_model
 from modelops_operator.providers.pagination import twilio_pages
 
 __all__ = ["UPSTREAM", "Policy", "PolicyWrite", "Tool", "ToolMeta", "ToolWrite", "TwilioAssistantsClient"]
@@ -37,8 +36,12 @@ class ToolMeta(BaseModel):
     input_schema: str | None = None
 
 
+NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+
+
 class Policy(BaseModel):
-    """A tool's policy as ``GET /v1/Tools/{id}`` returns it."""
+    """A tool's policy as ``GET /v1/Tools/{id}`` returns it. ``policy_details`` is required (by the spec, and
+    by the drift comparison: a policy without details would read as drift and be "corrected")."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -48,22 +51,27 @@ class Policy(BaseModel):
     account_sid: str | None = None
     user_sid: str | None = None
     type: str | None = None
-    policy_details: dict[str, Any] | None = None
+    policy_details: dict[str, Any]
     date_created: str | None = None
     date_updated: str | None = None
 
 
 class Tool(BaseModel):
-    """The wire representation of a tool. ``policies`` is None unless the tool came from :meth:`fetch`."""
+    """The wire representation of a tool. ``policies`` is None unless the tool came from :meth:`fetch`.
+
+    Required: what the operator relies on (all required by the spec too). ``id`` is the external id; ``name``
+    matches a lost create's tool after a crash; ``name``, ``type`` and ``enabled`` are compared with the spec,
+    so a body without them would read as drift and be "corrected" with a PUT.
+    """
 
     model_config = ConfigDict(extra="ignore")
 
-    id: str
+    id: NonEmpty
     account_sid: str | None = None
-    name: str | None = None
+    name: str
     description: str | None = None
-    type: str | None = None
-    enabled: bool | None = None
+    type: str
+    enabled: bool
     requires_auth: bool | None = None
     meta: ToolMeta | None = None
     url: str | None = None
@@ -193,16 +201,11 @@ class TwilioAssistantsClient:
             yield tool
 
     async def _pages(self, auth: httpx.Auth, first: str, route: str) -> AsyncIterator[Tool]:
-        async for item in twilio_pages(self._http, auth, first, route=route, default_key="tools"):
-            yield Tool.model_validate(item)
+        async for tool in twilio_pages(
+            self._http, auth, first, route=route, default_key="tools", model=Tool, what="tool"
+        ):
+            yield tool
 
     @staticmethod
     def _tool(response: httpx.Response) -> Tool:
-        body: Any = parse_json(UPSTREAM, response)
-        if not isinstance(body, dict) or not isinstance(body.get("id"), str):
-            raise _malformed("tool is not an object with an id")
-        return Tool.model_validate(body)
-
-
-def _malformed(message: str) -> UpstreamError:
-    return MalformedResponseError(upstream=UPSTREAM, message=message, code="malformed")
+        return parse_model(UPSTREAM, response, Tool, "tool")

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from modelops_operator.providers.errors import MalformedResponseError, UpstreamError
-from modelops_operator.providers.http import UpstreamHTTP, parse_json
+from modelops_operator.providers.http import UpstreamHTTP, parse_model
 from modelops_operator.providers.pagination import twilio_pages
 
 UPSTREAM = "twilio-autopilot"
@@ -19,15 +18,21 @@ BUILD_ROUTE = "/v1/Assistants/{AssistantSid}/ModelBuilds/{Sid}"
 TERMINAL_STATUSES = frozenset({"completed", "failed", "canceled"})
 
 
+NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+
+
 class ModelBuild(BaseModel):
-    """The wire representation; every field is nullable upstream."""
+    """The wire representation. Every field is nullable in the spec, but a build without its sid and status
+    is nothing the operator can act on (a proxy's or a broken gateway's 200): those two are required, and a
+    body without them is a `MalformedResponseError`, never a build."""
 
     model_config = ConfigDict(extra="ignore")
 
-    sid: str | None = None
+    sid: NonEmpty
     account_sid: str | None = None
     assistant_sid: str | None = None
-    status: str | None = None
+    # Not limited to the documented words: an unknown one is followed as still running, not refused.
+    status: NonEmpty
     unique_name: str | None = None
     build_duration: int | None = None
     error_code: int | None = None
@@ -100,17 +105,17 @@ class TwilioAutopilotClient:
     ) -> AsyncIterator[ModelBuild]:
         """Every build of the assistant, following `meta.next_page_url` verbatim (same origin only)."""
         first = f"{self._builds(assistant_sid)}?PageSize={page_size}"
-        async for item in twilio_pages(
-            self._http, auth, first, route=BUILDS_ROUTE, default_key="model_builds"
+        async for build in twilio_pages(
+            self._http,
+            auth,
+            first,
+            route=BUILDS_ROUTE,
+            default_key="model_builds",
+            model=ModelBuild,
+            what="model build",
         ):
-            yield ModelBuild.model_validate(item)
+            yield build
 
-    def _build(self, response: httpx.Response) -> ModelBuild:
-        body: Any = parse_json(UPSTREAM, response)
-        if not isinstance(body, dict):
-            raise _malformed("model build is not an object")
-        return ModelBuild.model_validate(body)
-
-
-def _malformed(message: str) -> UpstreamError:
-    return MalformedResponseError(upstream=UPSTREAM, message=message, code="malformed")
+    @staticmethod
+    def _build(response: httpx.Response) -> ModelBuild:
+        return parse_model(UPSTREAM, response, ModelBuild, "model build")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 
 from modelops_operator.api.modelbuild import TwilioAutopilotBuildSpec
+from modelops_operator.providers import twilio_signature
 from modelops_operator.providers.base import (
     Batch,
     FindResult,
@@ -81,6 +83,7 @@ class TwilioAutopilotProvider(Provider[TwilioAutopilotBuildSpec, TwilioCredentia
     upstream = UPSTREAM
     spec_model = TwilioAutopilotBuildSpec
     find_without_marker = True  # a fetch by unique name is exact and cheap
+    accepts_callbacks = True
 
     def __init__(self, client: TwilioAutopilotClient) -> None:
         self._client = client
@@ -102,7 +105,8 @@ class TwilioAutopilotProvider(Provider[TwilioAutopilotBuildSpec, TwilioCredentia
             request.credentials.auth(),
             request.spec.assistant_sid,
             unique_name=name,
-            status_callback=request.spec.status_callback,
+            # A user's own callback goes through unchanged; else the operator's own URL for this resource.
+            status_callback=request.spec.status_callback or request.callback_url,
         )
         return observation_of(build, name)
 
@@ -118,6 +122,26 @@ class TwilioAutopilotProvider(Provider[TwilioAutopilotBuildSpec, TwilioCredentia
             except NotFoundError:
                 return None
         return observation_of(build, request.spec.unique_name)
+
+    def verify_callback(
+        self,
+        request: AutopilotRequest,
+        url: str,
+        form: Mapping[str, str],
+        headers: Mapping[str, str],
+        external_id: str,
+    ) -> str | None:
+        credentials = request.credentials
+        if credentials.username != credentials.account_sid:
+            return "Twilio signs callbacks with the account's auth token; the Secret holds an API key"
+        given = headers.get("X-Twilio-Signature")
+        if not given:
+            return "unsigned"
+        if not twilio_signature.valid(credentials.password.get_secret_value(), url, form, given):
+            return "the signature does not match this resource's URL and account"
+        if form.get("ModelBuildSid") != external_id:
+            return "the callback is about another build"
+        return None
 
     def batch(self, request: AutopilotRequest) -> Batch:
         """One list of the assistant's builds (every page) per interval answers every ModelBuild of that
