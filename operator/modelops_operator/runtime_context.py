@@ -53,6 +53,7 @@ class RuntimeContext:
             self.metrics,
             self.events,
             secrets=self.secrets,
+            shard=self.shard,
             **options,
         )
 
