@@ -19,7 +19,7 @@ from tests.chart.helpers import REPO
 
 OPERATOR_SOURCE = REPO / "operator" / "modelops_operator"
 # What the operator runs (pyproject.toml says why each is there); anything else in the image is a finding.
-OPERATOR_RUNTIME = {"kopf", "httpx", "pydantic", "prometheus-client", "aiohttp", "pyyaml"}
+OPERATOR_RUNTIME = {"kopf", "httpx", "sniffio", "pydantic", "prometheus-client", "aiohttp", "pyyaml"}
 SANDBOX_ONLY = {"kmock", "rich"}
 
 
