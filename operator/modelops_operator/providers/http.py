@@ -84,7 +84,9 @@ class UpstreamHTTP:
             timeout=httpx.Timeout(policy.timeout_seconds),
             # No more connections than requests in flight (the semaphore): the pool scans its connections on
             # every request, and idle ones only cost.
-            limits=httpx.Limits(max_connections=policy.concurrency, max_keepalive_connections=policy.concurrency),
+            limits=httpx.Limits(
+                max_connections=policy.concurrency, max_keepalive_connections=policy.concurrency
+            ),
             follow_redirects=False,
             transport=transport,
             headers={"User-Agent": "modelops-operator"},
