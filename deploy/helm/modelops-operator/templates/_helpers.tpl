@@ -58,28 +58,123 @@ app.kubernetes.io/part-of: modelops-operator
 {{- end }}
 
 {{/*
-The arguments of `modelops-operator run`: the scope and the peering mode. With a random peering priority the
-`--priority` argument is added by the container's shell wrapper (see deployment.yaml).
+What the chart runs: one Deployment per unit, as JSON. Without shards one unit, the release's own Deployment
+(unchanged names and selector); with shards one unit per shard, validated here:
+  shard        the shard's name ("" without shards)
+  deployment   the Deployment's name: <fullname>, or <fullname>-<shard>
+  component    the app.kubernetes.io/component label of the shard's Deployment and pods ("" without shards)
+  selector     the label selector of the resources the unit owns (`--selector`; "" = every resource)
+  namespaces   the namespaces it watches (`--namespace` each; empty with watch.allNamespaces)
+  peeringName  its kopf peering name: peering.name, or <peering.name>-<shard> (each shard is its own operator,
+               with its own standby: shards sharing a peering name would pause each other)
+*/}}
+{{- define "modelops-operator.units" -}}
+{{- $fullname := include "modelops-operator.fullname" . }}
+{{- $watched := include "modelops-operator.namespaces" . | fromJsonArray }}
+{{- $units := list }}
+{{- if empty .Values.shards }}
+{{- $units = append $units (dict "shard" "" "deployment" $fullname "component" "" "selector" "" "namespaces" $watched "peeringName" .Values.peering.name) }}
+{{- else }}
+{{- $seen := dict }}
+{{- range $shard := .Values.shards }}
+{{- $name := $shard.name }}
+{{- if hasKey $seen $name }}
+{{- fail (printf "shards: the shard name %q is used twice; each shard needs its own name" $name) }}
+{{- end }}
+{{- $_ := set $seen $name true }}
+{{- $selector := default "" $shard.selector | trim }}
+{{- $namespaces := default (list) $shard.namespaces }}
+{{- if and $namespaces $.Values.watch.allNamespaces }}
+{{- fail (printf "shards: shard %q lists namespaces, which needs watch.allNamespaces=false with them in watch.namespaces (the RBAC and peering objects are per watched namespace)" $name) }}
+{{- end }}
+{{- range $namespace := $namespaces }}
+{{- if not (has $namespace $watched) }}
+{{- fail (printf "shards: shard %q lists namespace %q, which is not in watch.namespaces (a shard watches a subset of them)" $name $namespace) }}
+{{- end }}
+{{- end }}
+{{- if and (not $selector) (not $namespaces) (gt (len $.Values.shards) 1) }}
+{{- fail (printf "shards: shard %q has neither a selector nor namespaces: it would own every resource, the other shards' too" $name) }}
+{{- end }}
+{{- $deployment := printf "%s-%s" $fullname $name }}
+{{- if gt (len $deployment) 63 }}
+{{- fail (printf "shards: the Deployment name %q (<fullname>-<shard>) is longer than 63 characters; shorten the shard name or set fullnameOverride" $deployment) }}
+{{- end }}
+{{- $units = append $units (dict "shard" $name "deployment" $deployment "component" (printf "shard-%s" $name) "selector" $selector "namespaces" (default $watched $namespaces) "peeringName" (printf "%s-%s" $.Values.peering.name $name)) }}
+{{- end }}
+{{- end }}
+{{- toJson $units }}
+{{- end }}
+
+{{/*
+The arguments of `modelops-operator run` for one unit (a dict: root, unit): the scope, the shard's selector and
+the peering mode. With a random peering priority the `--priority` argument is added by the container's shell
+wrapper (see deployment.yaml).
 */}}
 {{- define "modelops-operator.args" -}}
-{{- if .Values.watch.allNamespaces }}
+{{- $root := .root }}
+{{- $unit := .unit }}
+{{- if $root.Values.watch.allNamespaces }}
 - --all-namespaces
 {{- else }}
-{{- range (include "modelops-operator.namespaces" . | fromJsonArray) }}
+{{- range $unit.namespaces }}
 - --namespace
 - {{ . | quote }}
 {{- end }}
 {{- end }}
-{{- if .Values.peering.enabled }}
+{{- with $unit.selector }}
+- --selector
+- {{ . | quote }}
+{{- end }}
+{{- if $root.Values.peering.enabled }}
 - --peering-name
-- {{ .Values.peering.name | quote }}
-{{- if ne (toString .Values.peering.priority) "random" }}
+- {{ $unit.peeringName | quote }}
+{{- if ne (toString $root.Values.peering.priority) "random" }}
 - --priority
-- {{ .Values.peering.priority | int | quote }}
+- {{ $root.Values.peering.priority | int | quote }}
 {{- end }}
 {{- else }}
 - --standalone
 {{- end }}
+{{- end }}
+
+{{/*
+MODELOPS_CALLBACK_BASE_URL: config.callbackBaseUrl, or https://<callbacks.ingress.host> when the ingress is
+enabled with a host and no base URL is set. Validates the callback settings: a callback port needs a base URL
+(the URL the operator gives Twilio), the ingress needs the port, and the ingress must route the callback URLs.
+*/}}
+{{- define "modelops-operator.callbackBaseUrl" -}}
+{{- $config := .Values.config }}
+{{- $ingress := .Values.callbacks.ingress }}
+{{- $port := int $config.callbackPort }}
+{{- $base := $config.callbackBaseUrl }}
+{{- if and $ingress.enabled (eq $port 0) }}
+{{- fail "callbacks.ingress.enabled needs config.callbackPort != 0 (the port the operator serves status callbacks on)" }}
+{{- end }}
+{{- if and (not $base) $ingress.enabled $ingress.host (not (contains "*" $ingress.host)) }}
+{{- $base = printf "https://%s" $ingress.host }}
+{{- end }}
+{{- if ne $port 0 }}
+{{- if not $base }}
+{{- fail "config.callbackPort needs config.callbackBaseUrl, the URL at which Twilio reaches the callbacks Service (e.g. https://hooks.example.com), or callbacks.ingress.enabled=true with a callbacks.ingress.host that is not a wildcard (the base URL is then https://<host>)" }}
+{{- end }}
+{{- if or (eq $port (int $config.metricsPort)) (eq $port (int $config.healthPort)) }}
+{{- fail (printf "config.callbackPort %d is already config.metricsPort or config.healthPort; the callbacks need a port of their own" $port) }}
+{{- end }}
+{{- if $ingress.enabled }}
+{{- $url := urlParse $base }}
+{{- $callbackPath := printf "%s/callbacks/" (trimSuffix "/" $url.path) }}
+{{- if not (hasPrefix (printf "%s/" (trimSuffix "/" $ingress.path)) $callbackPath) }}
+{{- fail (printf "callbacks.ingress.path %q does not route the callback URLs: with the base URL %q their path is %s<plural>/<namespace>/<name>/<uid>" $ingress.path $base $callbackPath) }}
+{{- end }}
+{{- if $ingress.host }}
+{{- $matches := ternary (hasSuffix (trimPrefix "*" $ingress.host) $url.hostname) (eq $ingress.host $url.hostname) (hasPrefix "*." $ingress.host) }}
+{{- if not $matches }}
+{{- fail (printf "callbacks.ingress.host %q does not match the host of config.callbackBaseUrl %q: Twilio would post the callbacks elsewhere" $ingress.host $base) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- $base }}
 {{- end }}
 
 {{/*
