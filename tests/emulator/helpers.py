@@ -1,86 +1,138 @@
-"""Shared helpers of the emulator conformance tests: manifests, polling, raw HTTP, watch streams, kubectl."""
+"""Shared helpers of the conformance tests: per-test names and manifests, raw HTTP, watch streams, CLIs."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import secrets
 import shutil
 import sys
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
 
-T = TypeVar("T")
-
-GROUP, VERSION, PLURAL = "example.com", "v1", "widgets"
-API_VERSION = f"{GROUP}/{VERSION}"
-WIDGETS = f"/apis/{GROUP}/{VERSION}/namespaces/default/widgets"
 REPO = Path(__file__).resolve().parents[2]
+VERSION, PLURAL, KIND = "v1", "widgets", "Widget"
+CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 
-
-def widget_crd(*, status_subresource: bool = True) -> dict[str, Any]:
-    version: dict[str, Any] = {
-        "name": VERSION,
-        "served": True,
-        "storage": True,
-        "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
-        "additionalPrinterColumns": [
-            {"name": "Size", "type": "integer", "jsonPath": ".spec.size"},
-            {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
-            {"name": "Color", "type": "string", "jsonPath": ".spec.colors[0].name", "priority": 1},
-            {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
-        ],
-    }
-    if status_subresource:
-        version["subresources"] = {"status": {}}
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{PLURAL}.{GROUP}"},
+# The Widget schema: structural (the real server requires it), with the fields the tests set declared and
+# everything else preserved, so nothing a test writes is pruned unless a test is about pruning.
+WIDGET_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "x-kubernetes-preserve-unknown-fields": True,
+    "properties": {
         "spec": {
-            "group": GROUP,
-            "scope": "Namespaced",
-            "names": {
-                "plural": PLURAL,
-                "singular": "widget",
-                "kind": "Widget",
-                "shortNames": ["wdg"],
-                "categories": ["gadgets"],
-            },
-            "versions": [version],
+            "type": "object",
+            "x-kubernetes-preserve-unknown-fields": True,
+            "properties": {"size": {"type": "integer"}},
         },
-    }
+        "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+    },
+}
 
 
-def widget(name: str, **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "Widget",
-        "metadata": {"name": name},
-        "spec": spec or {"size": 1},
-    }
+@dataclass(frozen=True)
+class Scope:
+    """The names one test uses: a namespace, and a CRD group of its own (so the CRD's name, short name and
+    category are its own too). Unique per test, so tests sharing one real API server never collide; every
+    cluster-scoped object a test creates carries the token in its name, which is how teardown finds it."""
 
+    token: str
 
-async def eventually(
-    probe: Callable[[], T | Awaitable[T | None] | None], *, within: float = 10.0, what: str = "condition"
-) -> T:
-    """Poll ``probe`` until it returns something truthy (never a blind sleep)."""
-    deadline = time.monotonic() + within
-    while True:
-        result = probe()
-        if isinstance(result, Awaitable):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within}s waiting for {what}; last value: {result!r}")
-        await asyncio.sleep(0.02)
+    @classmethod
+    def fresh(cls) -> Scope:
+        return cls(secrets.token_hex(4))
+
+    @property
+    def namespace(self) -> str:
+        return f"ce-{self.token}"
+
+    @property
+    def group(self) -> str:
+        return f"ce-{self.token}.example.com"
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{VERSION}"
+
+    @property
+    def short_name(self) -> str:
+        return f"wdg{self.token}"
+
+    @property
+    def category(self) -> str:
+        return f"gadgets{self.token}"
+
+    @property
+    def crd_name(self) -> str:
+        return f"{PLURAL}.{self.group}"
+
+    @property
+    def resource(self) -> str:
+        """The fully qualified resource for kubectl: a bare ``widget`` could be another test's Widget kind."""
+        return f"{PLURAL}.{self.group}"
+
+    def name(self, suffix: str) -> str:
+        """A name for another object of this test (a second namespace, a ClusterRole...)."""
+        return f"{self.namespace}-{suffix}"
+
+    def widgets(self, namespace: str | None = None, *, version: str = VERSION) -> str:
+        """The URL path of the widgets of a namespace (this test's by default)."""
+        return f"/apis/{self.group}/{version}/namespaces/{namespace or self.namespace}/{PLURAL}"
+
+    @property
+    def all_widgets(self) -> str:
+        return f"/apis/{self.group}/{VERSION}/{PLURAL}"
+
+    def widget(self, name: str, **spec: Any) -> dict[str, Any]:
+        return {
+            "apiVersion": self.api_version,
+            "kind": KIND,
+            "metadata": {"name": name, "namespace": self.namespace},
+            "spec": spec or {"size": 1},
+        }
+
+    def crd(
+        self,
+        *,
+        status_subresource: bool = True,
+        plural: str = PLURAL,
+        kind: str = KIND,
+        schema: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The Widget CRD (namespaced, status subresource, printer columns), or another kind of this group."""
+        version: dict[str, Any] = {
+            "name": VERSION,
+            "served": True,
+            "storage": True,
+            "schema": {"openAPIV3Schema": schema or WIDGET_SCHEMA},
+            "additionalPrinterColumns": [
+                {"name": "Size", "type": "integer", "jsonPath": ".spec.size"},
+                {
+                    "name": "Ready",
+                    "type": "string",
+                    "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
+                },
+                {"name": "Color", "type": "string", "jsonPath": ".spec.colors[0].name", "priority": 1},
+                {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+            ],
+        }
+        if status_subresource:
+            version["subresources"] = {"status": {}}
+        names: dict[str, Any] = {"plural": plural, "singular": kind.lower(), "kind": kind}
+        if plural == PLURAL:
+            names |= {"shortNames": [self.short_name], "categories": [self.category]}
+        return {
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": f"{plural}.{self.group}"},
+            "spec": {"group": self.group, "scope": "Namespaced", "names": names, "versions": [version]},
+        }
 
 
 @dataclass
@@ -91,7 +143,7 @@ class Reply:
 
 
 class Http:
-    """Raw HTTP against the emulated cluster, returning status + parsed JSON (never raising on 4xx)."""
+    """Raw HTTP against the cluster under test, returning status + parsed JSON (never raising on 4xx)."""
 
     def __init__(self, session: aiohttp.ClientSession, base: str) -> None:
         self.session = session
@@ -185,9 +237,10 @@ async def watch(session: aiohttp.ClientSession, url: str, **params: str) -> Asyn
 
 
 def find_binary(name: str) -> str | None:
-    """A binary on PATH, or next to this interpreter (the venv), or in the repo's ``.tools/bin``."""
+    """The repository's pinned binary (``.tools/bin``, the versions the project supports), else one next to
+    this interpreter (the venv), else one on PATH."""
     search = os.pathsep.join(
-        [os.environ.get("PATH", ""), str(Path(sys.executable).parent), str(REPO / ".tools/bin")]
+        [str(REPO / ".tools/bin"), str(Path(sys.executable).parent), os.environ.get("PATH", "")]
     )
     return shutil.which(name, path=search)
 
@@ -200,7 +253,7 @@ class Result:
 
 
 class Cli:
-    """A command-line client (kubectl, helm) run as a subprocess against the emulated cluster."""
+    """A command-line client (kubectl, helm) run as a subprocess against the cluster under test."""
 
     def __init__(self, binary: str, home: Path, kubeconfig: Path, *options: str) -> None:
         self.binary = binary

@@ -9,31 +9,35 @@ import kmock
 import pytest
 
 from modelops_sandbox.cluster import EmulatedCluster
-from tests.emulator.helpers import WIDGETS, Http, widget
+from tests.emulator.helpers import Http, Scope
+
+pytestmark = pytest.mark.emulator_only("kmock's DSL and request log belong to the emulator")
 
 
 @pytest.mark.usefixtures("crd")
 async def test_injected_fault_takes_priority_and_leaves_the_store_untouched(
-    cluster: EmulatedCluster, http: Http
+    emulator: EmulatedCluster, http: Http, scope: Scope
 ) -> None:
-    await http.post(WIDGETS, widget("w1", size=1))
-    cluster.emulator["patch", kmock.resource("example.com", "v1", "widgets")] << 500
-    reply = await http.patch(f"{WIDGETS}/w1", {"spec": {"size": 2}})
+    await http.post(scope.widgets(), scope.widget("w1", size=1))
+    emulator.emulator["patch", kmock.resource(scope.group, "v1", "widgets")] << 500
+    reply = await http.patch(f"{scope.widgets()}/w1", {"spec": {"size": 2}})
     assert reply.status == 500
-    assert (await http.get(f"{WIDGETS}/w1")).body["spec"] == {"size": 1}
-    assert len(cluster.emulator["patch"]) == 1
+    assert (await http.get(f"{scope.widgets()}/w1")).body["spec"] == {"size": 1}
+    assert len(emulator.emulator["patch"]) == 1
 
 
 @pytest.mark.usefixtures("crd")
-async def test_one_shot_fault_then_normal_service(cluster: EmulatedCluster, http: Http) -> None:
-    await http.post(WIDGETS, widget("w1", size=1))
-    cluster.emulator["patch", kmock.resource("example.com", "v1", "widgets")][:1] << 409
-    assert (await http.patch(f"{WIDGETS}/w1", {"spec": {"size": 2}})).status == 409
-    assert (await http.patch(f"{WIDGETS}/w1", {"spec": {"size": 3}})).status == 200
+async def test_one_shot_fault_then_normal_service(
+    emulator: EmulatedCluster, http: Http, scope: Scope
+) -> None:
+    await http.post(scope.widgets(), scope.widget("w1", size=1))
+    emulator.emulator["patch", kmock.resource(scope.group, "v1", "widgets")][:1] << 409
+    assert (await http.patch(f"{scope.widgets()}/w1", {"spec": {"size": 2}})).status == 409
+    assert (await http.patch(f"{scope.widgets()}/w1", {"spec": {"size": 3}})).status == 200
 
 
-async def test_request_log_keeps_only_the_newest_requests(session: aiohttp.ClientSession) -> None:
-    async with EmulatedCluster(request_log_limit=10) as small:
+async def test_request_log_keeps_only_the_newest_requests() -> None:
+    async with EmulatedCluster(request_log_limit=10) as small, aiohttp.ClientSession() as session:
         http = Http(session, small.url)
         for index in range(30):
             await http.get(f"/api/v1/namespaces/default/configmaps?i={index}")
@@ -41,17 +45,16 @@ async def test_request_log_keeps_only_the_newest_requests(session: aiohttp.Clien
         assert [request.params["i"] for request in small.emulator] == [str(i) for i in range(20, 30)]
 
 
-async def test_thousands_of_objects_stay_fast(cluster: EmulatedCluster, http: Http) -> None:
+async def test_thousands_of_objects_stay_fast(emulator: EmulatedCluster, http: Http, scope: Scope) -> None:
+    configmaps = f"/api/v1/namespaces/{scope.namespace}/configmaps"
     started = time.monotonic()
     for index in range(1000):
-        reply = await http.post(
-            "/api/v1/namespaces/default/configmaps", {"metadata": {"name": f"cm-{index}"}}
-        )
+        reply = await http.post(configmaps, {"metadata": {"name": f"cm-{index}"}})
         assert reply.status == 201
     for index in range(0, 1000, 5):
-        assert (await http.get(f"/api/v1/namespaces/default/configmaps/cm-{index}")).status == 200
-    listed = await http.get("/api/v1/namespaces/default/configmaps", params={"labelSelector": "missing"})
+        assert (await http.get(f"{configmaps}/cm-{index}")).status == 200
+    listed = await http.get(configmaps, params={"labelSelector": "missing"})
     assert listed.body["items"] == []
-    assert len((await http.get("/api/v1/namespaces/default/configmaps")).body["items"]) == 1000
+    assert len((await http.get(configmaps)).body["items"]) == 1000
     assert time.monotonic() - started < 20
-    assert len(cluster.emulator) == 1000  # the default request_log_limit
+    assert len(emulator.emulator) == 1000  # the default request_log_limit

@@ -1,4 +1,4 @@
-"""kopf itself against the emulated cluster: finalizer, create/update/delete handlers, status, events."""
+"""kopf itself against the cluster: finalizer, create/update/delete handlers, status, events."""
 
 from __future__ import annotations
 
@@ -8,18 +8,19 @@ from typing import Any
 
 import kopf
 
-from modelops_sandbox.cluster import EmulatedCluster
-from tests.emulator.helpers import API_VERSION, GROUP, PLURAL, VERSION, eventually, widget, widget_crd
+from tests.emulator.backends import Backend
+from tests.emulator.helpers import PLURAL, VERSION, Scope
+from tests.support.waiting import eventually
 
 FINALIZER = "example.com/widget-operator"
 
 
-def build_operator(cluster: EmulatedCluster, journal: list[tuple[str, Any]]) -> kopf.OperatorRegistry:
+def build_operator(cluster: Backend, scope: Scope, journal: list[tuple[str, Any]]) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
 
     @kopf.on.login(registry=registry)
     def login(**_: Any) -> kopf.ConnectionInfo:
-        return kopf.ConnectionInfo(server=cluster.url, insecure=True, default_namespace="default")
+        return cluster.kopf_connection()
 
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
@@ -29,66 +30,73 @@ def build_operator(cluster: EmulatedCluster, journal: list[tuple[str, Any]]) -> 
         settings.batching.idle_timeout = 0.5
         settings.batching.exit_timeout = 1.0
 
-    @kopf.on.create(GROUP, VERSION, PLURAL, id="created", registry=registry)
+    @kopf.on.create(scope.group, VERSION, PLURAL, id="created", registry=registry)
     def created(spec: kopf.Spec, body: kopf.Body, **_: Any) -> dict[str, Any]:
         journal.append(("create", spec["size"]))
         kopf.info(body, reason="Created", message=f"created with size {spec['size']}")
         return {"size": spec["size"]}
 
-    @kopf.on.update(GROUP, VERSION, PLURAL, id="updated", field="spec.size", registry=registry)
+    @kopf.on.update(scope.group, VERSION, PLURAL, id="updated", field="spec.size", registry=registry)
     def updated(old: Any, new: Any, **_: Any) -> None:
         journal.append(("update", (old, new)))
 
-    @kopf.on.delete(GROUP, VERSION, PLURAL, id="deleted", registry=registry)
+    @kopf.on.delete(scope.group, VERSION, PLURAL, id="deleted", registry=registry)
     def deleted(name: str, **_: Any) -> None:
         journal.append(("delete", name))
 
     return registry
 
 
-async def test_kopf_operator_runs_the_whole_lifecycle(cluster: EmulatedCluster) -> None:
-    await cluster.apply(widget_crd())
+async def test_kopf_operator_runs_the_whole_lifecycle(cluster: Backend, scope: Scope) -> None:
+    await cluster.install_crd(scope.crd())
     journal: list[tuple[str, Any]] = []
-    registry = build_operator(cluster, journal)
+    registry = build_operator(cluster, scope, journal)
     stop_flag = asyncio.Event()
     operator = asyncio.create_task(
         kopf.operator(
-            registry=registry, standalone=True, clusterwide=False, namespaces=["default"], stop_flag=stop_flag
+            registry=registry,
+            standalone=True,
+            clusterwide=False,
+            namespaces=[scope.namespace],
+            stop_flag=stop_flag,
         )
     )
     try:
-        await cluster.create(widget("w1", size=1))
+        await cluster.create(scope.widget("w1", size=1))
 
-        def get() -> dict[str, Any] | None:
-            return cluster.get_object(GROUP, VERSION, PLURAL, "default", "w1")
+        async def get() -> dict[str, Any]:
+            return await cluster.get_or_none(scope.api_version, PLURAL, scope.namespace, "w1") or {}
 
-        await eventually(
-            lambda: FINALIZER in ((get() or {}).get("metadata", {}).get("finalizers") or []), what="finalizer"
-        )
+        async def finalized() -> bool:
+            return FINALIZER in ((await get()).get("metadata", {}).get("finalizers") or [])
+
+        async def created_status() -> Any:
+            return (await get()).get("status", {}).get("created")
+
+        async def created_events() -> list[dict[str, Any]]:
+            events = await cluster.list_objects("v1", "events", scope.namespace)
+            return [e for e in events if e.get("reason") == "Created"]
+
+        await eventually(finalized, what="finalizer")
         await eventually(lambda: ("create", 1) in journal, what="the create handler")
-        status = await eventually(
-            lambda: (get() or {}).get("status", {}).get("created"), what="status.created"
-        )
+        status = await eventually(created_status, what="status.created")
         assert status == {"size": 1}
 
-        await cluster.patch(API_VERSION, PLURAL, "default", "w1", {"spec": {"size": 2}})
+        await cluster.patch(scope.api_version, PLURAL, scope.namespace, "w1", {"spec": {"size": 2}})
         await eventually(lambda: ("update", (1, 2)) in journal, what="the update handler")
 
-        events = await eventually(
-            lambda: [
-                e for e in cluster.objects("", "v1", "events", "default") if e.get("reason") == "Created"
-            ],
-            what="a kopf event about the create handler",
-        )
-        assert events[0]["involvedObject"]["uid"] == (get() or {})["metadata"]["uid"]
+        events = await eventually(created_events, what="a kopf event about the create handler")
+        assert events[0]["involvedObject"]["uid"] == (await get())["metadata"]["uid"]
         assert events[0]["message"] == "created with size 1"
-        assert [e["reason"] for e in await cluster.events_for("default", "w1")] == ["Created"]
+        assert [e["reason"] for e in await cluster.events_for(scope.namespace, "w1")] == ["Created"]
 
-        await cluster.delete(API_VERSION, PLURAL, "default", "w1")
+        await cluster.delete(scope.api_version, PLURAL, scope.namespace, "w1")
         await eventually(lambda: ("delete", "w1") in journal, what="the delete handler")
-        await eventually(
-            lambda: get() is None, what="the finalizer to be released and the object to disappear"
-        )
+
+        async def gone() -> bool:
+            return not await get()
+
+        await eventually(gone, what="the finalizer to be released and the object to disappear")
         assert [entry[0] for entry in journal] == ["create", "update", "delete"]
     finally:
         stop_flag.set()

@@ -4,42 +4,42 @@ from __future__ import annotations
 
 import pytest
 
-from modelops_sandbox.cluster import EmulatedCluster
-from tests.emulator.helpers import WIDGETS, Http, widget, widget_crd
+from tests.emulator.backends import Backend
+from tests.emulator.helpers import Http, Scope
 
 pytestmark = pytest.mark.usefixtures("crd")
 
 
-async def test_status_in_a_create_is_dropped(http: Http) -> None:
-    body = widget("w1")
+async def test_status_in_a_create_is_dropped(http: Http, scope: Scope) -> None:
+    body = scope.widget("w1")
     body["status"] = {"phase": "Forged"}
-    reply = await http.post(WIDGETS, body)
+    reply = await http.post(scope.widgets(), body)
     assert "status" not in reply.body
 
 
-async def test_main_resource_patch_ignores_status(http: Http) -> None:
-    await http.post(WIDGETS, widget("w1", size=1))
-    await http.patch(f"{WIDGETS}/w1/status", {"status": {"phase": "Ready"}})
-    reply = await http.patch(f"{WIDGETS}/w1", {"spec": {"size": 2}, "status": {"phase": "Forged"}})
+async def test_main_resource_patch_ignores_status(http: Http, scope: Scope) -> None:
+    await http.post(scope.widgets(), scope.widget("w1", size=1))
+    await http.patch(f"{scope.widgets()}/w1/status", {"status": {"phase": "Ready"}})
+    reply = await http.patch(f"{scope.widgets()}/w1", {"spec": {"size": 2}, "status": {"phase": "Forged"}})
     assert reply.body["spec"] == {"size": 2}
     assert reply.body["status"] == {"phase": "Ready"}
 
 
-async def test_main_resource_put_ignores_status(http: Http) -> None:
-    await http.post(WIDGETS, widget("w1"))
-    current = (await http.patch(f"{WIDGETS}/w1/status", {"status": {"phase": "Ready"}})).body
+async def test_main_resource_put_ignores_status(http: Http, scope: Scope) -> None:
+    await http.post(scope.widgets(), scope.widget("w1"))
+    current = (await http.patch(f"{scope.widgets()}/w1/status", {"status": {"phase": "Ready"}})).body
     current["spec"] = {"size": 9}
     current["status"] = {"phase": "Forged"}
-    reply = await http.put(f"{WIDGETS}/w1", current)
+    reply = await http.put(f"{scope.widgets()}/w1", current)
     assert reply.status == 200, reply.body
     assert reply.body["spec"] == {"size": 9}
     assert reply.body["status"] == {"phase": "Ready"}
 
 
-async def test_status_patch_changes_only_status(http: Http) -> None:
-    created = (await http.post(WIDGETS, widget("w1", size=1))).body
+async def test_status_patch_changes_only_status(http: Http, scope: Scope) -> None:
+    created = (await http.post(scope.widgets(), scope.widget("w1", size=1))).body
     reply = await http.patch(
-        f"{WIDGETS}/w1/status",
+        f"{scope.widgets()}/w1/status",
         {"spec": {"size": 100}, "metadata": {"labels": {"sneaky": "yes"}}, "status": {"phase": "Ready"}},
     )
     assert reply.status == 200
@@ -49,27 +49,24 @@ async def test_status_patch_changes_only_status(http: Http) -> None:
     assert reply.body["metadata"]["generation"] == created["metadata"]["generation"]
 
 
-async def test_status_json_patch_changes_only_status(http: Http) -> None:
-    await http.post(WIDGETS, widget("w1", size=1))
+async def test_status_json_patch_changes_only_status(http: Http, scope: Scope) -> None:
+    await http.post(scope.widgets(), scope.widget("w1", size=1))
     ops = [
         {"op": "add", "path": "/status", "value": {"phase": "Ready"}},
         {"op": "replace", "path": "/spec/size", "value": 5},
     ]
-    reply = await http.patch(f"{WIDGETS}/w1/status", ops, kind="json")
+    reply = await http.patch(f"{scope.widgets()}/w1/status", ops, kind="json")
     assert reply.body["status"] == {"phase": "Ready"}
     assert reply.body["spec"] == {"size": 1}
 
 
 async def test_without_status_subresource_status_is_an_ordinary_field(
-    cluster: EmulatedCluster, http: Http
+    cluster: Backend, http: Http, scope: Scope
 ) -> None:
-    crd = widget_crd(status_subresource=False)
-    crd["metadata"]["name"] = "gizmos.example.com"
-    crd["spec"]["names"] = {"plural": "gizmos", "singular": "gizmo", "kind": "Gizmo"}
-    await cluster.apply(crd)
-    gizmos = "/apis/example.com/v1/namespaces/default/gizmos"
+    await cluster.install_crd(scope.crd(status_subresource=False, plural="gizmos", kind="Gizmo"))
+    gizmos = f"/apis/{scope.group}/v1/namespaces/{scope.namespace}/gizmos"
     body = {
-        "apiVersion": "example.com/v1",
+        "apiVersion": scope.api_version,
         "kind": "Gizmo",
         "metadata": {"name": "g"},
         "status": {"phase": "A"},

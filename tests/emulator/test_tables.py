@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.emulator.helpers import WIDGETS, Http, widget
+from tests.emulator.helpers import Http, Scope
 
 TABLE = (
     "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,"
@@ -13,13 +13,13 @@ TABLE = (
 pytestmark = pytest.mark.usefixtures("crd")
 
 
-async def test_table_for_a_list_uses_the_printer_columns(http: Http) -> None:
-    await http.post(WIDGETS, widget("w1", size=3, colors=[{"name": "red"}]))
+async def test_table_for_a_list_uses_the_printer_columns(http: Http, scope: Scope) -> None:
+    await http.post(scope.widgets(), scope.widget("w1", size=3, colors=[{"name": "red"}]))
     await http.patch(
-        f"{WIDGETS}/w1/status", {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+        f"{scope.widgets()}/w1/status", {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}
     )
-    await http.post(WIDGETS, widget("w2", size=5))
-    reply = await http.get(WIDGETS, headers={"Accept": TABLE})
+    await http.post(scope.widgets(), scope.widget("w2", size=5))
+    reply = await http.get(scope.widgets(), headers={"Accept": TABLE})
     assert reply.status == 200
     table = reply.body
     assert (table["kind"], table["apiVersion"]) == ("Table", "meta.k8s.io/v1")
@@ -40,36 +40,70 @@ async def test_table_for_a_list_uses_the_printer_columns(http: Http) -> None:
     assert "spec" not in obj
 
 
-async def test_table_for_a_single_object_with_the_full_object(http: Http) -> None:
-    await http.post(WIDGETS, widget("w1", size=3))
-    reply = await http.get(f"{WIDGETS}/w1", headers={"Accept": TABLE}, params={"includeObject": "Object"})
+async def test_table_for_a_single_object_with_the_full_object(http: Http, scope: Scope) -> None:
+    await http.post(scope.widgets(), scope.widget("w1", size=3))
+    reply = await http.get(
+        f"{scope.widgets()}/w1", headers={"Accept": TABLE}, params={"includeObject": "Object"}
+    )
     (row,) = reply.body["rows"]
     assert row["cells"][:2] == ["w1", 3]
     assert row["object"]["kind"] == "Widget" and row["object"]["spec"] == {"size": 3}
 
 
-async def test_builtin_tables_have_name_and_age(http: Http) -> None:
+async def test_builtin_tables_have_name_and_age(http: Http, scope: Scope) -> None:
     secret = {"metadata": {"name": "s"}, "type": "Opaque", "stringData": {"a": "1", "b": "2"}}
-    await http.post("/api/v1/namespaces/default/secrets", secret)
-    secrets = (await http.get("/api/v1/namespaces/default/secrets", headers={"Accept": TABLE})).body
-    assert [c["name"] for c in secrets["columnDefinitions"]] == ["Name", "Type", "Data", "Age"]
+    path = f"/api/v1/namespaces/{scope.namespace}/secrets"
+    await http.post(path, secret)
+    secrets = (await http.get(path, headers={"Accept": TABLE})).body
+    # Built-in printers declare every column a string, whatever the cells hold.
+    assert [(c["name"], c["type"]) for c in secrets["columnDefinitions"]] == [
+        ("Name", "string"),
+        ("Type", "string"),
+        ("Data", "string"),
+        ("Age", "string"),
+    ]
     assert secrets["rows"][0]["cells"][:3] == ["s", "Opaque", 2]
     namespaces = (await http.get("/api/v1/namespaces", headers={"Accept": TABLE})).body
-    assert namespaces["rows"][0]["cells"][:2] == ["default", "Active"]
+    assert [c["name"] for c in namespaces["columnDefinitions"]] == ["Name", "Status", "Age"]
+    assert ["default", "Active"] in [row["cells"][:2] for row in namespaces["rows"]]
 
 
-def test_ages_are_rendered_like_kubectl() -> None:
-    from modelops_sandbox.cluster.tables import human_duration
-
-    assert [human_duration(s) for s in (0, 59, 119, 120, 185, 600, 3 * 3600, 5 * 3600 + 60, 30 * 3600)] == [
-        "0s",
-        "59s",
-        "119s",
-        "2m",
-        "3m5s",
-        "10m",
-        "3h",
-        "5h1m",
-        "30h",
+async def test_event_tables_have_the_wide_columns_and_unknown_times(http: Http, scope: Scope) -> None:
+    involved = {"kind": "ConfigMap", "name": "c", "namespace": scope.namespace, "fieldPath": "data"}
+    event = {
+        "metadata": {"name": "e1"},
+        "involvedObject": involved,
+        "reason": "Changed",
+        "message": " changed ",
+        "type": "Normal",
+        "source": {"component": "tester", "host": "node-1"},
+    }
+    path = f"/api/v1/namespaces/{scope.namespace}/events"
+    await http.post(path, event)
+    table = (await http.get(path, headers={"Accept": TABLE})).body
+    columns = [(c["name"], c["priority"]) for c in table["columnDefinitions"]]
+    assert columns == [
+        ("Last Seen", 0),
+        ("Type", 0),
+        ("Reason", 0),
+        ("Object", 0),
+        ("Subobject", 1),
+        ("Source", 1),
+        ("Message", 0),
+        ("First Seen", 1),
+        ("Count", 1),
+        ("Name", 1),
     ]
-    assert human_duration(3 * 86400) == "3d" and human_duration(400 * 86400) == "400d"
+    (row,) = table["rows"]
+    assert row["cells"] == [
+        "<unknown>",  # no lastTimestamp, firstTimestamp nor eventTime
+        "Normal",
+        "Changed",
+        "configmap/c",
+        "data",
+        "tester, node-1",
+        "changed",
+        "<unknown>",
+        1,
+        "e1",
+    ]

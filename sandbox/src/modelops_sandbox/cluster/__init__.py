@@ -45,18 +45,40 @@ Async convenience API over real HTTP (``api_version`` is ``"v1"`` or ``"<group>/
 ``await cluster.events_for(namespace, name) -> list[dict]``
     core/v1 Events whose involvedObject is that object (by name and namespace).
 
-Fidelity beyond stock kmock: uid/resourceVersion/generation/creationTimestamp; status subresource
-isolation; 409 on stale resourceVersion and on existing names; merge/JSON/strategic/apply patches
-with 422 on failed JSON-patch tests; no-op writes keep the resourceVersion; label & field selectors
-on lists and watches; typed lists; JSON watch streams with resourceVersion resume (410 Expired past
-the history), timeoutSeconds and sendInitialEvents; finalizers and deletionTimestamp; CRDs
-registered for discovery; server-side Tables; protobuf request bodies of core kinds (kubectl create,
-helm); bounded request log; O(1) object lookups.
+Fidelity beyond stock kmock, checked against a real kube-apiserver by the conformance suite (``tests/emulator``,
+run on both): uid/resourceVersion/generation/creationTimestamp; ObjectMeta as a real server keeps it (unknown
+and empty metadata fields dropped; labels, annotations and finalizers validated; uid immutable; another name or
+namespace in an update is a 400; a resourceVersion on create is refused); status subresource isolation; 409 on
+stale resourceVersion and on existing names; PUT of a custom resource needs a resourceVersion; merge/JSON/
+strategic/apply patches with 422 on failed JSON-patch tests (no strategic merge patch for custom resources: 415);
+no-op writes keep the resourceVersion; custom resources pruned and defaulted by their CRD's structural schema;
+label selectors, and field selectors limited to each resource's own fields (400 otherwise); typed lists in
+storage-key order, paginated with ``limit``/``continue``; JSON watch streams with resourceVersion resume (410
+Expired past the history, or before a CRD's resource was established), timeoutSeconds, sendInitialEvents and
+the initial-events-end bookmark, Table watches (column definitions in the first event only); finalizers and
+deletionTimestamp (the DELETED event carries the last stored state); errors worded as the server words them
+(preconditions, Invalid causes, a 422 without fieldManager on apply); the system namespaces (default, kube-system, kube-public, kube-node-lease,
+the first three undeletable); namespace deletion (Terminating, content deleted first, nothing new admitted
+meanwhile: 403); CRDs established by a second write after their creation, and deleted through their cleanup
+finalizer (custom resources first, new ones refused meanwhile: 403); CRDs registered for discovery;
+server-side Tables; plain-text 404s for URLs that serve nothing; protobuf request bodies of core kinds
+(kubectl create, helm); bounded request log; O(1) object lookups.
 
-Not emulated: OpenAPI endpoints and schema validation/pruning/defaulting of CRs, admission, authn/z,
-field ownership (managedFields) of server-side apply, garbage collection by ownerReferences and
-namespace cascades, list pagination (``limit`` is ignored, everything is returned), conversion
-webhooks (all versions of a CRD share one storage, only ``apiVersion`` changes).
+Not emulated (the known limitations; each is asserted against the real server by a conformance test marked
+``emulator_limitation``): OpenAPI documents (``/openapi/v2``, ``/openapi/v3``); validation of values: custom
+resources against their schema (types, enum, pattern, ranges, required, CEL ``x-kubernetes-validations``),
+built-in kinds (a Deployment without a selector is accepted) and CRD schemas themselves (structural, defaults,
+CEL rules); admission other than NamespaceLifecycle (no webhooks); authentication and authorization (RBAC):
+anyone may do anything; field ownership (``managedFields``) of server-side apply, so apply is create-or-merge
+(fields a manager stops applying stay, no conflicts between managers); garbage collection by ownerReferences;
+conversion: all versions of a CRD share one storage, only ``apiVersion`` changes (no conversion webhooks), and
+core/v1 and events.k8s.io/v1 Events are stored apart; subresources other than ``status`` (scale, token, exec,
+log, eviction, finalize...); continued list pages show the objects as they are now, not as of the first page's
+resourceVersion; protobuf request bodies other than Secret, ConfigMap, Namespace and ServiceAccount (415);
+the wording of 400s about malformed bodies, patches and selectors (same status and reason, not the Go parsers'
+messages); a POST to an object's URL is a 405 (a real server treats it as a create).
+What a real server's controllers do later (establishing CRDs, emptying namespaces, deleting custom resources of
+a deleted CRD), the emulator does within the request.
 """
 
 from __future__ import annotations

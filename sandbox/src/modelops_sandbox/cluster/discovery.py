@@ -49,6 +49,10 @@ class ResourceSpec:
     # additionalPrinterColumns of a CRD version (None: the built-in/default columns are used).
     printer_columns: tuple[dict[str, Any], ...] | None = field(default=None, compare=False)
     crd: str | None = None  # the name of the CRD that declared it, if any
+    # A CRD version's selectableFields, as field selector labels (``spec.size``).
+    selectable_fields: tuple[str, ...] = ()
+    # A CRD version's openAPIV3Schema: custom resources are pruned and defaulted by it (see :mod:`.schema`).
+    schema: dict[str, Any] | None = field(default=None, compare=False)
 
     @property
     def gvr(self) -> GVR:
@@ -80,8 +84,14 @@ def _core(plural: str, kind: str, *, namespaced: bool = True, **kwargs: Any) -> 
     return ResourceSpec(group="", version="v1", plural=plural, kind=kind, namespaced=namespaced, **kwargs)
 
 
+# Namespaces cannot be deleted as a collection.
+NAMESPACE_VERBS = tuple(verb for verb in STANDARD_VERBS if verb != "deletecollection")
+
 BUILTIN_RESOURCES: tuple[ResourceSpec, ...] = (
-    _core("namespaces", "Namespace", namespaced=False, short_names=("ns",), subresources=("status",)),
+    _core(
+        "namespaces", "Namespace", namespaced=False, short_names=("ns",), subresources=("status",),
+        verbs=NAMESPACE_VERBS,
+    ),
     _core("secrets", "Secret"),
     _core("configmaps", "ConfigMap", short_names=("cm",)),
     _core("events", "Event", short_names=("ev",)),
@@ -152,6 +162,14 @@ def crd_problem(crd: dict[str, Any]) -> str | None:
     return None
 
 
+def default_crd_spec(spec: dict[str, Any]) -> None:
+    """What the server fills in a CRD's spec: the names derived from the kind, and no conversion."""
+    names = spec["names"]
+    names.setdefault("singular", names["kind"].lower())
+    names.setdefault("listKind", f"{names['kind']}List")
+    spec.setdefault("conversion", {"strategy": "None"})
+
+
 def crd_resources(crd: dict[str, Any]) -> list[ResourceSpec]:
     """The resources a (valid) CRD declares: one per served version."""
     spec = crd["spec"]
@@ -162,6 +180,9 @@ def crd_resources(crd: dict[str, Any]) -> list[ResourceSpec]:
             continue
         subresources = version.get("subresources") or {}
         columns = version.get("additionalPrinterColumns")
+        selectable = tuple(
+            str(item.get("jsonPath", "")).lstrip(".") for item in version.get("selectableFields") or ()
+        )
         result.append(
             ResourceSpec(
                 group=spec["group"],
@@ -176,9 +197,26 @@ def crd_resources(crd: dict[str, Any]) -> list[ResourceSpec]:
                 generation=True,
                 printer_columns=tuple(columns) if columns else None,
                 crd=crd["metadata"]["name"],
+                selectable_fields=selectable,
+                schema=(version.get("schema") or {}).get("openAPIV3Schema"),
             )
         )
     return result
+
+
+def _stored_versions(crd: dict[str, Any]) -> list[str]:
+    previous = (crd.get("status") or {}).get("storedVersions") or []
+    storage = [v["name"] for v in crd["spec"]["versions"] if v.get("storage")]
+    return sorted(set(previous) | set(storage), key=version_priority)
+
+
+def pending_crd_status(crd: dict[str, Any]) -> dict[str, Any]:
+    """The status of a CRD as created: its controllers have not accepted its names yet (the create answer)."""
+    return {
+        "conditions": None,
+        "acceptedNames": {"plural": "", "kind": ""},
+        "storedVersions": _stored_versions(crd),
+    }
 
 
 def crd_status(crd: dict[str, Any], now: str) -> dict[str, Any]:
@@ -187,8 +225,6 @@ def crd_status(crd: dict[str, Any], now: str) -> dict[str, Any]:
     names = dict(spec["names"])
     names.setdefault("singular", names["kind"].lower())
     names.setdefault("listKind", f"{names['kind']}List")
-    previous = (crd.get("status") or {}).get("storedVersions") or []
-    storage = [v["name"] for v in spec["versions"] if v.get("storage")]
     return {
         "acceptedNames": names,
         "conditions": [
@@ -207,7 +243,23 @@ def crd_status(crd: dict[str, Any], now: str) -> dict[str, Any]:
                 "lastTransitionTime": now,
             },
         ],
-        "storedVersions": sorted(set(previous) | set(storage), key=version_priority),
+        "storedVersions": _stored_versions(crd),
+    }
+
+
+def terminating_condition(now: str, *, in_progress: bool) -> dict[str, Any]:
+    """The condition of a CRD being deleted: its finalizer deletes the custom resources first."""
+    if in_progress:
+        reason, message = "InstanceDeletionInProgress", "CustomResource deletion is in progress"
+    else:
+        reason = "InstanceDeletionPending"
+        message = "CustomResourceDefinition marked for deletion; CustomResource deletion will begin soon"
+    return {
+        "type": "Terminating",
+        "status": "True",
+        "lastTransitionTime": now,
+        "reason": reason,
+        "message": message,
     }
 
 

@@ -9,16 +9,22 @@ Request flow (:meth:`ClusterEmulator.__call__` → :meth:`ClusterEmulator._handl
    ``emulator['patch', kmock.resource('example.com', 'v1', 'widgets')] << 500`` injects a fault
    (the store is then left untouched, as with a real failed request). For resource URLs, reactions
    registered as fallbacks (``emulator.fallback[...]``) are not consulted: the emulator answers.
-3. Resource URLs are served from :class:`~.store.ObjectStore`: get, list, watch, create, update (PUT),
-   patch (merge, JSON, strategic, apply), delete, deletecollection, and the ``status`` subresource.
-   Bodies are JSON (YAML for apply patches); protobuf bodies of a few core kinds are decoded too
-   (:mod:`.protobuf`), since client-go's typed clients (kubectl create, helm) send them that way.
+3. Resource URLs are served from :class:`~.store.ObjectStore`: get, list (paginated, :mod:`.paging`),
+   watch, create, update (PUT), patch (merge, JSON, strategic, apply), delete, deletecollection, and the
+   ``status`` subresource. Bodies are JSON (YAML for apply patches); protobuf bodies of a few core kinds are
+   decoded too (:mod:`.protobuf`), since client-go's typed clients (kubectl create, helm) send them that way.
    Answers are always JSON; ``kubectl get`` gets server-side Tables (:mod:`.tables`).
 4. Everything else (``/api``, ``/apis``, ``/apis/<group>[/<version>]``, ``/version``, ``/healthz``)
    goes through kmock's discovery scaffold, whose renderers are overridden here to describe
    :class:`~.discovery.ResourceRegistry` (built-ins plus CRD-declared resources).
 
-API errors are answered as ``v1/Status`` documents with the conventional reasons (see :mod:`.errors`).
+Every write applies the server's rules (:mod:`.lifecycle`, custom resources' schemas: :mod:`.schema`). The work
+a real server's controllers do after some writes is done here within the request: a new CRD is established by a
+second write; deleting a namespace or a CRD deletes its content first (finalizers respected), and the namespace
+or CRD goes with its last object (``_delete_namespace``, ``_delete_crd``, ``_after_delete``).
+
+API errors are answered as ``v1/Status`` documents with the conventional reasons (see :mod:`.errors`), except
+for URLs that serve nothing: a plain-text ``404 page not found``, as from a real server's HTTP mux.
 """
 
 from __future__ import annotations
@@ -27,9 +33,11 @@ import asyncio
 import collections
 import contextlib
 import copy
+import dataclasses
 import json
 import logging
 import math
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiohttp.web
@@ -45,8 +53,10 @@ from modelops_sandbox.cluster import (
     discovery,
     errors,
     lifecycle,
+    paging,
     patching,
     protobuf,
+    schema,
     selectors,
     tables,
 )
@@ -58,7 +68,7 @@ from modelops_sandbox.cluster.routing import (
     negotiate,
     parse_resource_path,
 )
-from modelops_sandbox.cluster.store import Expired, ObjectStore, StorageKey, WatchEvent
+from modelops_sandbox.cluster.store import Expired, ObjectStore, StorageKey, Watcher, WatchEvent
 
 logger = logging.getLogger(__name__)
 
@@ -66,12 +76,29 @@ Obj = dict[str, Any]
 
 NAMESPACES: StorageKey = ("", "namespaces")
 SECRETS: StorageKey = ("", "secrets")
+EVENTS: StorageKey = ("", "events")
 CRDS: StorageKey = ("apiextensions.k8s.io", "customresourcedefinitions")
+
+# The namespaces every cluster has; the first three can never be deleted.
+SYSTEM_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
+IMMORTAL_NAMESPACES = frozenset({"default", "kube-public", "kube-system"})
+NAMESPACE_FINALIZER = "kubernetes"  # spec.finalizers: the namespace controller's, released once it is empty
+CRD_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"  # deletes a CRD's custom resources first
+PATCH_ORDER = [
+    patching.JSON_PATCH,
+    patching.MERGE_PATCH,
+    patching.STRATEGIC_MERGE_PATCH,
+    patching.APPLY_PATCH,
+]
 
 VERSION_INFO: dict[str, str] = {
     "major": "1",
     "minor": "37",
-    "gitVersion": "v1.37.0",
+    "emulationMajor": "1",
+    "emulationMinor": "37",
+    "minCompatibilityMajor": "1",
+    "minCompatibilityMinor": "36",
+    "gitVersion": "v1.37.2",
     "gitCommit": "0000000000000000000000000000000000000000",
     "gitTreeState": "clean",
     "buildDate": "2026-01-01T00:00:00Z",
@@ -106,6 +133,41 @@ def _is_dry_run(request: kmock.Request) -> bool:
     return bool(request.params.get("dryRun"))
 
 
+def _line(event: dict[str, Any]) -> bytes:
+    return json.dumps(event).encode() + b"\n"
+
+
+@dataclasses.dataclass(frozen=True)
+class WatchView:
+    """What one watch sees: its namespace, its object (a name), its selectors. A change that brings an object into
+    the view is ADDED, one that takes it out is DELETED, as from a real server."""
+
+    namespace: str | None
+    name: str | None
+    match: selectors.Matcher
+
+    def visible(self, obj: Obj | None) -> bool:
+        if obj is None:
+            return False
+        meta = _meta(obj)
+        if self.namespace is not None and meta.get("namespace") != self.namespace:
+            return False
+        if self.name is not None and meta.get("name") != self.name:
+            return False
+        return self.match(obj)
+
+    def event_type(self, event: WatchEvent) -> str | None:
+        """The type of the event this watch gets for a change (``None``: the watch does not see it)."""
+        now_visible, was_visible = self.visible(event.object), self.visible(event.old)
+        if event.type == "ADDED":
+            return "ADDED" if now_visible else None
+        if event.type == "DELETED":
+            return "DELETED" if now_visible or was_visible else None
+        if now_visible:
+            return "MODIFIED" if was_visible else "ADDED"
+        return "DELETED" if was_visible else None
+
+
 @attrs.define(kw_only=True)
 class ClusterEmulator(kmock.KubernetesEmulator):
     """
@@ -135,7 +197,8 @@ class ClusterEmulator(kmock.KubernetesEmulator):
         self._builtin_payloads = frozenset(id(payload) for payload in self._payloads)
         self._requests = collections.deque(maxlen=self.request_log_limit)  # type: ignore[assignment]
         self._store = ObjectStore(history_limit=self.watch_history_limit)
-        self._create_namespace("default")
+        for name in SYSTEM_NAMESPACES:
+            self._create_namespace(name)
 
     # --- public helpers --------------------------------------------------------------------------
 
@@ -195,7 +258,7 @@ class ClusterEmulator(kmock.KubernetesEmulator):
         )
 
     def _create_namespace(self, name: str) -> None:
-        obj: Obj = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}, "spec": {}}
+        obj: Obj = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
         lifecycle.stamp_new(obj, namespace=None, generation=False)
         self._prepare(NAMESPACES, obj)
         self._store.create(NAMESPACES, obj)
@@ -331,10 +394,9 @@ class ClusterEmulator(kmock.KubernetesEmulator):
 
     @override
     async def _render_error(self, exc: Exception) -> aiohttp.web.StreamResponse:
-        if isinstance(exc, kmock.KubernetesNotFoundError):  # kmock's own 404s, e.g. unknown endpoints
-            exc = errors.api_error(
-                404, "NotFound", exc.message or "the server could not find the requested resource"
-            )
+        # URLs that serve nothing (kmock's own 404s included): a real server's mux answers in plain text.
+        if isinstance(exc, errors.PageNotFound | kmock.KubernetesNotFoundError):
+            return aiohttp.web.Response(status=404, text=errors.PAGE_NOT_FOUND, content_type="text/plain")
         if isinstance(exc, kmock.KubernetesError):
             return _json(errors.status_body(exc), status=exc.status)
         return await super()._render_error(exc)
@@ -397,7 +459,10 @@ class ClusterEmulator(kmock.KubernetesEmulator):
         if spec is None or (path.namespace is not None and not spec.namespaced):
             raise errors.resource_not_found()
         if path.subresource is not None and not (path.subresource == "status" and spec.has_status):
-            raise errors.resource_not_found()
+            # Subresources not served: the server answers as if the object itself were missing.
+            if path.name is None:
+                raise errors.resource_not_found()
+            raise errors.not_found(spec.group, spec.plural, path.name)
         method = str(request.method.value).upper()
         watching = request.params.get("watch") in ("true", "1")
         if path.name is None:
@@ -405,8 +470,10 @@ class ClusterEmulator(kmock.KubernetesEmulator):
                 return await self._watch(request, spec, path) if watching else self._list(request, spec, path)
             if method == "POST" and path.subresource is None:
                 return self._create(request, spec, path)
-            if method == "DELETE":
+            if method == "DELETE" and "deletecollection" in spec.verbs:
                 return self._delete_collection(request, spec, path)
+            if method == "PUT" and spec.crd is not None:  # custom resources: an update without a name
+                raise errors.bad_request("name must be provided")
             raise errors.method_not_allowed()
         if method == "GET":
             return await self._watch(request, spec, path) if watching else self._get(request, spec, path)
@@ -418,14 +485,25 @@ class ClusterEmulator(kmock.KubernetesEmulator):
             return self._delete(request, spec, path)
         raise errors.method_not_allowed()
 
-    def _selected(self, request: kmock.Request, spec: ResourceSpec, path: ResourcePath) -> list[Obj]:
+    def _field_support(self, spec: ResourceSpec) -> selectors.FieldSupport:
+        if spec.crd is not None:  # custom resources: metadata, and the version's selectableFields
+            return selectors.FieldSupport({f: f for f in spec.selectable_fields}, custom=True)
+        return selectors.BUILTIN_FIELDS.get(spec.storage_key, selectors.FieldSupport())
+
+    def _selectors(
+        self, request: kmock.Request, spec: ResourceSpec
+    ) -> tuple[selectors.FieldSelector, selectors.Matcher]:
+        """The field selector (on the object's paths) and a predicate for both selectors; 400 if malformed."""
         try:
+            labels = selectors.LabelSelector.parse(request.params.get("labelSelector"))
             fields = selectors.FieldSelector.parse(request.params.get("fieldSelector"))
-            match = selectors.matcher(
-                request.params.get("labelSelector"), request.params.get("fieldSelector")
-            )
+            fields = self._field_support(spec).resolve(fields)
         except selectors.SelectorError as exc:
             raise errors.bad_request(str(exc)) from None
+        return fields, selectors.matcher(labels, fields)
+
+    def _selected(self, request: kmock.Request, spec: ResourceSpec, path: ResourcePath) -> list[Obj]:
+        fields, match = self._selectors(request, spec)
         name = path.name or fields.exact("metadata.name")
         namespace = path.namespace or (fields.exact("metadata.namespace") if spec.namespaced else None)
         if name is not None and (namespace is not None or not spec.namespaced):
@@ -436,22 +514,33 @@ class ClusterEmulator(kmock.KubernetesEmulator):
         return [self.render(spec, obj) for obj in candidates if match(obj)]
 
     def _list(self, request: kmock.Request, spec: ResourceSpec, path: ResourcePath) -> aiohttp.web.Response:
-        items = self._selected(request, spec, path)
-        resource_version = str(self._store.resource_version)
+        items, metadata = self._page(request, self._selected(request, spec, path))
         representation = negotiate(_header(request, "Accept"))
         if representation == "Table":
             include = request.params.get("includeObject", "Metadata")
-            return _json(tables.table(spec, items, include_object=include, resource_version=resource_version))
+            table = tables.table(spec, items, include_object=include)
+            return _json(dict(table, metadata=metadata))
         if representation.startswith("PartialObjectMetadata"):
-            return _json(tables.partial_metadata_list(items, resource_version))
+            return _json(dict(tables.partial_metadata_list(items, ""), metadata=metadata))
+        if spec.crd is not None:  # lists of custom resources are unstructured: an empty continue is kept
+            metadata.setdefault("continue", "")
         return _json(
-            {
-                "kind": spec.list_kind,
-                "apiVersion": spec.api_version,
-                "metadata": {"resourceVersion": resource_version},
-                "items": items,
-            }
+            {"kind": spec.list_kind, "apiVersion": spec.api_version, "metadata": metadata, "items": items}
         )
+
+    def _page(self, request: kmock.Request, items: list[Obj]) -> tuple[list[Obj], Obj]:
+        params = request.params
+        try:
+            limit = int(params.get("limit") or 0)
+            return paging.page(
+                items,
+                limit=limit,
+                token=params.get("continue"),
+                resource_version=self._store.resource_version,
+                counted=not params.get("labelSelector") and not params.get("fieldSelector"),
+            )
+        except ValueError as exc:  # paging.InvalidToken included
+            raise errors.bad_request(str(exc)) from None
 
     def _get(self, request: kmock.Request, spec: ResourceSpec, path: ResourcePath) -> aiohttp.web.Response:
         assert path.name is not None
@@ -474,88 +563,28 @@ class ClusterEmulator(kmock.KubernetesEmulator):
         self, request: kmock.Request, spec: ResourceSpec, path: ResourcePath
     ) -> aiohttp.web.StreamResponse:
         params = request.params
-        try:
-            fields = selectors.FieldSelector.parse(params.get("fieldSelector"))
-            match = selectors.matcher(params.get("labelSelector"), params.get("fieldSelector"))
-        except selectors.SelectorError as exc:
-            raise errors.bad_request(str(exc)) from None
-        # sendInitialEvents=true (client-go's "watch-list"): the current objects first, then a bookmark.
-        send_initial = params.get("sendInitialEvents") == "true"
-        bookmarks = params.get("allowWatchBookmarks") == "true"
-        since_text = "0" if send_initial else (params.get("resourceVersion") or "0")
-        timeout_text = params.get("timeoutSeconds")
-        try:
-            since = None if since_text == "0" else int(since_text)
-            timeout = float(timeout_text) if timeout_text else None
-        except ValueError:
-            raise errors.bad_request(f"invalid resourceVersion or timeoutSeconds: {since_text!r}") from None
-        namespace = path.namespace
-        name = path.name or fields.exact("metadata.name")
-        as_table = negotiate(_header(request, "Accept")) == "Table"
-
-        def visible(obj: Obj | None) -> bool:
-            if obj is None:
-                return False
-            meta = _meta(obj)
-            if namespace is not None and meta.get("namespace") != namespace:
-                return False
-            if name is not None and meta.get("name") != name:
-                return False
-            return match(obj)
-
-        def translate(event: WatchEvent) -> dict[str, Any] | None:
-            now_visible, was_visible = visible(event.object), visible(event.old)
-            if event.type == "ADDED":
-                kind = "ADDED" if now_visible else None
-            elif event.type == "DELETED":
-                kind = "DELETED" if now_visible or was_visible else None
-            elif now_visible:
-                kind = "MODIFIED" if was_visible else "ADDED"
-            else:
-                kind = "DELETED" if was_visible else None
-            if kind is None:
-                return None
-            obj = self.render(spec, event.object)
-            if as_table:
-                include = params.get("includeObject", "Metadata")
-                obj = tables.table(
-                    spec, [obj], include_object=include, resource_version=_resource_version(obj)
-                )
-            return {"type": kind, "object": obj}
-
+        fields, match = self._selectors(request, spec)
+        since, timeout = self._watch_window(params)
+        view = WatchView(path.namespace, path.name or fields.exact("metadata.name"), match)
+        render = self._watch_renderer(request, spec)
+        # A watch that starts with the current objects (no resourceVersion, or sendInitialEvents=true) marks their
+        # end with a bookmark, when the client accepts bookmarks.
+        initial_end = since is None and params.get("allowWatchBookmarks") == "true"
         raw_request = request._raw_request
         assert raw_request is not None
         response = aiohttp.web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
         response.enable_chunked_encoding()
+        await response.prepare(raw_request)
         try:
             watcher = self._store.watch(spec.storage_key, since)
         except Expired as exc:
-            await response.prepare(raw_request)
             error = errors.status_body(errors.expired(exc.requested, exc.oldest))
-            await response.write(json.dumps({"type": "ERROR", "object": error}).encode() + b"\n")
+            await response.write(_line({"type": "ERROR", "object": error}))
             await response.write_eof()
             return response
         try:
-            await response.prepare(raw_request)
             async with asyncio.timeout(timeout):
-                for event in watcher.replay:
-                    if (line := translate(event)) is not None:
-                        await response.write(json.dumps(line).encode() + b"\n")
-                if send_initial and bookmarks:
-                    bookmark = {
-                        "kind": spec.kind,
-                        "apiVersion": spec.api_version,
-                        "metadata": {
-                            "resourceVersion": str(watcher.resource_version),
-                            "annotations": {"k8s.io/initial-events-end": "true"},
-                        },
-                    }
-                    await response.write(
-                        json.dumps({"type": "BOOKMARK", "object": bookmark}).encode() + b"\n"
-                    )
-                while (event_or_end := await watcher.queue.get()) is not None:
-                    if (line := translate(event_or_end)) is not None:
-                        await response.write(json.dumps(line).encode() + b"\n")
+                await self._stream(response, watcher, view, render, initial_end, spec)
         except TimeoutError:
             pass  # timeoutSeconds elapsed: the stream ends normally
         except ConnectionError:
@@ -565,6 +594,69 @@ class ClusterEmulator(kmock.KubernetesEmulator):
         with contextlib.suppress(ConnectionError):
             await response.write_eof()
         return response
+
+    @staticmethod
+    def _watch_window(params: Mapping[str, str]) -> tuple[int | None, float | None]:
+        """Where a watch starts (``None``: with the current objects) and how long it lasts (``None``: forever)."""
+        since_text = (
+            "0" if params.get("sendInitialEvents") == "true" else (params.get("resourceVersion") or "0")
+        )
+        try:
+            since = None if since_text == "0" else int(since_text)
+        except ValueError:  # a real server fails this watch with a 500
+            raise errors.internal(f'resourceVersion: Invalid value: "{since_text}": invalid syntax') from None
+        timeout_text = params.get("timeoutSeconds")
+        try:
+            return since, float(timeout_text) if timeout_text else None
+        except ValueError:
+            raise errors.bad_request(f"invalid timeoutSeconds: {timeout_text!r}") from None
+
+    def _watch_renderer(self, request: kmock.Request, spec: ResourceSpec) -> Callable[[Obj], Obj]:
+        """How a watch shows objects: as they are, or as Tables (``kubectl get -w``), whose column definitions
+        only the first event of the stream carries, as from a real server."""
+        if negotiate(_header(request, "Accept")) != "Table":
+            return lambda obj: self.render(spec, obj)
+        include = request.params.get("includeObject", "Metadata")
+        shown_columns = False
+
+        def as_table(obj: Obj) -> Obj:
+            nonlocal shown_columns
+            rendered = self.render(spec, obj)
+            table = tables.table(
+                spec, [rendered], include_object=include, resource_version=_resource_version(obj)
+            )
+            if shown_columns:
+                table["columnDefinitions"] = None
+            shown_columns = True
+            return table
+
+        return as_table
+
+    @staticmethod
+    async def _stream(
+        response: aiohttp.web.StreamResponse,
+        watcher: Watcher,
+        view: WatchView,
+        render: Callable[[Obj], Obj],
+        initial_end: bool,
+        spec: ResourceSpec,
+    ) -> None:
+        for event in watcher.replay:
+            if (kind := view.event_type(event)) is not None:
+                await response.write(_line({"type": kind, "object": render(event.object)}))
+        if initial_end:
+            bookmark = {
+                "kind": spec.kind,
+                "apiVersion": spec.api_version,
+                "metadata": {
+                    "resourceVersion": str(watcher.resource_version),
+                    "annotations": {"k8s.io/initial-events-end": "true"},
+                },
+            }
+            await response.write(_line({"type": "BOOKMARK", "object": bookmark}))
+        while (change := await watcher.queue.get()) is not None:
+            if (kind := view.event_type(change)) is not None:
+                await response.write(_line({"type": kind, "object": render(change.object)}))
 
     # --- writing ---------------------------------------------------------------------------------
 
@@ -598,80 +690,164 @@ class ClusterEmulator(kmock.KubernetesEmulator):
                 f"({spec.api_version})"
             )
         if kind and kind != spec.kind:
+            if spec.crd is not None:  # unstructured: decoded first, then the kind fails validation
+                name = str(_meta(obj).get("name") or "")
+                raise errors.invalid(
+                    str(kind), spec.group, name, f'kind: Invalid value: "{kind}": must be {spec.kind}'
+                )
             raise errors.bad_request(
                 f"the kind in the data ({kind}) does not match the expected kind ({spec.kind})"
             )
         obj["apiVersion"], obj["kind"] = spec.api_version, spec.kind
 
     def _prepare(self, key: StorageKey, obj: Obj, old: Obj | None = None) -> None:
-        """Resource-specific server-side rules applied on every write."""
+        """Resource-specific server-side rules applied on every write (``old`` is None on create)."""
+        lifecycle.normalize_metadata(obj)
         if key == SECRETS:
             lifecycle.fold_string_data(obj)
+            lifecycle.default_secret_type(obj)
+        elif key == EVENTS:
+            lifecycle.complete_event(obj)
         elif key == NAMESPACES:
-            meta = lifecycle.metadata(obj)
-            meta["labels"] = dict(meta.get("labels") or {}, **{"kubernetes.io/metadata.name": meta["name"]})
-            obj["status"] = {"phase": "Terminating" if meta.get("deletionTimestamp") else "Active"}
+            self._prepare_namespace(obj, old)
         elif key == CRDS:
-            problem = discovery.crd_problem(obj)
-            if problem is not None:
-                raise errors.invalid(
-                    "CustomResourceDefinition", CRDS[0], str(_meta(obj).get("name")), problem
-                )
-            status = discovery.crd_status(obj, lifecycle.now_timestamp())
-            previous = (old or {}).get("status") or {}
-            if previous.get("conditions"):  # keep the original transition times
-                status["conditions"] = previous["conditions"]
-            obj["status"] = status
+            self._prepare_crd(obj, old)
 
-    def _after_write(self, key: StorageKey, obj: Obj) -> None:
-        if key == CRDS:
-            self._registry.apply_crd(obj)
+    @staticmethod
+    def _prepare_namespace(obj: Obj, old: Obj | None) -> None:
+        meta = lifecycle.metadata(obj)
+        meta["labels"] = dict(meta.get("labels") or {}, **{"kubernetes.io/metadata.name": meta["name"]})
+        # spec.finalizers belongs to the namespace controller: set on create, never changed by updates.
+        finalizers = [NAMESPACE_FINALIZER] if old is None else (old.get("spec") or {}).get("finalizers")
+        obj["spec"] = {"finalizers": list(finalizers)} if finalizers else {}
+        status: Obj = {"phase": "Terminating" if meta.get("deletionTimestamp") else "Active"}
+        conditions = ((old or {}).get("status") or {}).get("conditions")
+        if conditions and meta.get("deletionTimestamp"):  # the namespace controller's, kept while it works
+            status["conditions"] = conditions
+        obj["status"] = status
 
-    def _after_delete(self, key: StorageKey, obj: Obj) -> None:
+    @staticmethod
+    def _prepare_crd(obj: Obj, old: Obj | None) -> None:
+        problem = discovery.crd_problem(obj)
+        if problem is not None:
+            raise errors.invalid("CustomResourceDefinition", CRDS[0], str(_meta(obj).get("name")), problem)
+        discovery.default_crd_spec(obj["spec"])
+        if old is None:  # stored as created; its controllers establish it right after (see _establish)
+            obj["status"] = discovery.pending_crd_status(obj)
+            return
+        status = discovery.crd_status(obj, lifecycle.now_timestamp())
+        previous = old.get("status") or {}
+        if previous.get("conditions"):  # keep the original transition times (and a Terminating condition)
+            status["conditions"] = copy.deepcopy(previous["conditions"])
+        obj["status"] = status
+
+    @staticmethod
+    def _validate(spec: ResourceSpec, obj: Obj) -> None:
+        problem = lifecycle.metadata_problem(obj)
+        if problem is not None:
+            raise errors.invalid(spec.kind, spec.group, str(_meta(obj).get("name") or ""), problem)
+
+    def _after_create(self, key: StorageKey, obj: Obj) -> None:
         if key == CRDS:
-            removed = self._registry.remove_crd(_meta(obj)["name"])
-            for storage_key in {spec.storage_key for spec in removed}:
-                self._store.purge(storage_key)
+            self._establish(obj)
+
+    def _after_update(self, key: StorageKey, obj: Obj) -> None:
+        if key == CRDS:
+            self._serve_crd(obj)
+        # A client released a hold (a finalizer) of a namespace or a CRD being deleted: it may go now.
+        if _meta(obj).get("deletionTimestamp"):
+            if key == NAMESPACES:
+                self._finish_namespace(_meta(obj)["name"])
+            elif key == CRDS:
+                self._finish_crd(_meta(obj)["name"])
+
+    def _establish(self, crd: Obj) -> None:
+        """The CRD controllers: accept the names and establish the CRD (a second write), serve its resources."""
+        established = copy.deepcopy(crd)
+        established["status"] = discovery.crd_status(established, lifecycle.now_timestamp())
+        self._serve_crd(self._store.update(CRDS, established))
+
+    def _serve_crd(self, crd: Obj) -> None:
+        """(Re-)register a CRD's resources; a resource served anew starts its watch history now."""
+        served = {spec.storage_key for spec in self._registry.all()}
+        current, _ = self._registry.apply_crd(crd)
+        for key in {spec.storage_key for spec in current} - served:
+            self._store.restart_history(key)
 
     def _create(self, request: kmock.Request, spec: ResourceSpec, path: ResourcePath) -> aiohttp.web.Response:
-        return self._create_object(request, spec, path, self._body(request))
+        body = self._body(request)
+        if _resource_version(body) not in ("", "0"):  # refused by the storage layer itself
+            raise errors.internal("resourceVersion should not be set on objects to be created")
+        return self._create_object(request, spec, path, body)
 
     def _create_object(
         self, request: kmock.Request, spec: ResourceSpec, path: ResourcePath, obj: Obj
     ) -> aiohttp.web.Response:
         self._check_type(spec, obj)
         meta = lifecycle.metadata(obj)
-        namespace: str | None = None
-        if spec.namespaced:
-            body_namespace = meta.get("namespace")
-            if path.namespace and body_namespace and body_namespace != path.namespace:
-                raise errors.bad_request(
-                    "the namespace of the provided object does not match the namespace sent on the request"
-                )
-            namespace = path.namespace or body_namespace or "default"
-        name = meta.get("name")
-        if not name and meta.get("generateName"):
-            name = lifecycle.generated_name(str(meta["generateName"]))
-            while self._store.get(spec.storage_key, namespace, name) is not None:
-                name = lifecycle.generated_name(str(meta["generateName"]))
-            meta["name"] = name
+        namespace = self._target_namespace(spec, path, meta)
+        requested = str(meta.get("name") or meta.get("generateName") or "")
+        if namespace is not None:
+            self._check_namespace_open(spec, namespace, requested)
+        self._check_crd_open(spec, requested)
+        name = self._new_name(spec, namespace, meta)
         problem = lifecycle.name_problem(name, label=spec.storage_key == NAMESPACES)
         if problem is not None:
             raise errors.invalid(spec.kind, spec.group, str(name or ""), problem)
         assert isinstance(name, str)
-        if namespace is not None and self._store.get(NAMESPACES, None, namespace) is None:
-            raise errors.not_found("", "namespaces", namespace)
         if self._store.get(spec.storage_key, namespace, name) is not None:
             raise errors.already_exists(spec.group, spec.plural, name)
         lifecycle.stamp_new(obj, namespace=namespace, generation=spec.generation)
         if spec.has_status:
             obj.pop("status", None)
         self._prepare(spec.storage_key, obj)
+        obj = schema.apply(obj, spec.schema)
+        self._validate(spec, obj)
         if _is_dry_run(request):
             return _json(obj, status=201)
         stored = self._store.create(spec.storage_key, obj)
-        self._after_write(spec.storage_key, stored)
+        self._after_create(spec.storage_key, stored)
         return _json(self.render(spec, stored), status=201)
+
+    @staticmethod
+    def _target_namespace(spec: ResourceSpec, path: ResourcePath, meta: Obj) -> str | None:
+        if not spec.namespaced:
+            return None
+        body_namespace = meta.get("namespace")
+        if path.namespace and body_namespace and body_namespace != path.namespace:
+            raise errors.bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request"
+            )
+        return str(path.namespace or body_namespace or "default")
+
+    def _new_name(self, spec: ResourceSpec, namespace: str | None, meta: Obj) -> Any:
+        name = meta.get("name")
+        if not name and meta.get("generateName"):
+            name = lifecycle.generated_name(str(meta["generateName"]))
+            while self._store.get(spec.storage_key, namespace, name) is not None:
+                name = lifecycle.generated_name(str(meta["generateName"]))
+            meta["name"] = name
+        return name
+
+    def _check_namespace_open(self, spec: ResourceSpec, namespace: str, name: str) -> None:
+        """The NamespaceLifecycle admission: nothing is created in a missing or terminating namespace."""
+        found = self._store.get(NAMESPACES, None, namespace)
+        if found is None:
+            raise errors.not_found("", "namespaces", namespace)
+        if _meta(found).get("deletionTimestamp"):
+            cause = {
+                "reason": "NamespaceTerminating",
+                "message": f"namespace {namespace} is being terminated",
+                "field": "metadata.namespace",
+            }
+            why = f"unable to create new content in namespace {namespace} because it is being terminated"
+            raise errors.forbidden(spec.group, spec.plural, name, why, [cause])
+
+    def _check_crd_open(self, spec: ResourceSpec, name: str) -> None:
+        crd = None if spec.crd is None else self._store.get(CRDS, None, spec.crd)
+        if crd is not None and _meta(crd).get("deletionTimestamp"):
+            why = "create not allowed while custom resource definition is terminating"
+            raise errors.forbidden(spec.group, spec.plural, name, why)
 
     def _current(self, spec: ResourceSpec, path: ResourcePath) -> Obj:
         assert path.name is not None
@@ -683,6 +859,25 @@ class ClusterEmulator(kmock.KubernetesEmulator):
     def _check_precondition(self, spec: ResourceSpec, current: Obj, resource_version: Any) -> None:
         if resource_version not in (None, "") and str(resource_version) != _resource_version(current):
             raise errors.conflict(spec.group, spec.plural, _meta(current)["name"])
+
+    @staticmethod
+    def _check_identity(spec: ResourceSpec, path: ResourcePath, obj: Obj) -> None:
+        """An update names the object of its URL: another name or namespace in the body is a 400."""
+        meta = _meta(obj)
+        name, namespace = meta.get("name"), meta.get("namespace")
+        if name and name != path.name:
+            raise errors.bad_request(
+                f"the name of the object ({name}) does not match the name on the URL ({path.name})"
+            )
+        if spec.namespaced and namespace and namespace != path.namespace:
+            raise errors.bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request"
+            )
+
+    @staticmethod
+    def _needs_resource_version(spec: ResourceSpec) -> bool:
+        """Custom resources and CRDs refuse unconditional updates (a PUT without a resourceVersion)."""
+        return spec.crd is not None or spec.storage_key == CRDS
 
     def _isolate(self, spec: ResourceSpec, path: ResourcePath, current: Obj, proposed: Obj) -> Obj:
         """Main resource writes cannot change status, status writes can change only status."""
@@ -706,28 +901,38 @@ class ClusterEmulator(kmock.KubernetesEmulator):
         assert path.name is not None
         body = self._body(request)
         current = self._current(spec, path)
-        body_name = _meta(body).get("name")
-        if body_name and body_name != path.name:
-            raise errors.bad_request(
-                f"the name of the object ({body_name}) does not match the name on the URL ({path.name})"
-            )
+        self._check_identity(spec, path, body)
         self._check_type(spec, body)
-        self._check_precondition(spec, current, _meta(body).get("resourceVersion"))
+        resource_version = _meta(body).get("resourceVersion")
+        if not resource_version and self._needs_resource_version(spec):
+            cause = "metadata.resourceVersion: Invalid value: 0: must be specified for an update"
+            raise errors.invalid_resource(spec.group, spec.plural, path.name, cause)
+        self._check_precondition(spec, current, resource_version)
         return self._commit(request, spec, current, self._isolate(spec, path, current, body))
+
+    @staticmethod
+    def _patch_types(spec: ResourceSpec) -> list[str]:
+        """Custom resources have no Go types to merge by: no strategic merge patches for them."""
+        if spec.crd is not None:
+            return [kind for kind in PATCH_ORDER if kind != patching.STRATEGIC_MERGE_PATCH]
+        return list(PATCH_ORDER)
 
     def _patch(self, request: kmock.Request, spec: ResourceSpec, path: ResourcePath) -> aiohttp.web.Response:
         assert path.name is not None
         patch_type = content_type(_header(request, "Content-Type"))
-        if patch_type not in patching.PATCH_TYPES:
-            raise errors.unsupported_media_type(patch_type or "(none)")
+        accepted = self._patch_types(spec)
+        if patch_type not in accepted:
+            raise errors.unsupported_patch_type(accepted)
         current = self._store.get(spec.storage_key, path.namespace, path.name)
         if patch_type == patching.APPLY_PATCH:
-            try:
-                document = yaml.safe_load(request.text) if request.text.strip() else None
-            except yaml.YAMLError as exc:
-                raise errors.bad_request(f"the apply patch is not valid YAML: {exc}") from None
-            if not isinstance(document, dict):
-                raise errors.bad_request("the apply patch must be a YAML/JSON object")
+            if not request.params.get("fieldManager"):
+                raise errors.invalid(
+                    "PatchOptions",
+                    "meta.k8s.io",
+                    "",
+                    "fieldManager: Required value: is required for apply patch",
+                )
+            document = self._apply_document(request)
             if current is None:
                 if path.subresource is not None:
                     raise errors.not_found(spec.group, spec.plural, path.name)
@@ -738,115 +943,271 @@ class ClusterEmulator(kmock.KubernetesEmulator):
         else:
             if current is None:
                 raise errors.not_found(spec.group, spec.plural, path.name)
-            if request.data is None:
-                raise errors.bad_request("the patch is not valid JSON")
-            try:
-                if patch_type == patching.JSON_PATCH:
-                    patched = patching.json_patch(current, request.data)
-                elif patch_type == patching.STRATEGIC_MERGE_PATCH:
-                    patched = patching.strategic_merge_patch(copy.deepcopy(current), request.data)
-                elif isinstance(request.data, dict):
-                    patched = patching.merge_patch(copy.deepcopy(current), request.data)
-                else:
-                    raise patching.PatchInvalid("a merge patch must be a JSON object")
-            except patching.PatchInvalid as exc:
-                raise errors.bad_request(str(exc)) from None
-            except patching.PatchFailed as exc:
-                raise errors.unprocessable(str(exc)) from None
+            patched = self._patched(request, patch_type, current)
         if not isinstance(patched, dict):
             raise errors.bad_request("the patched object is not a JSON object")
         patched = copy.deepcopy(patched)
+        self._check_identity(spec, path, patched)
         self._check_precondition(spec, current, _meta(patched).get("resourceVersion"))
         return self._commit(request, spec, current, self._isolate(spec, path, current, patched))
+
+    @staticmethod
+    def _apply_document(request: kmock.Request) -> Obj:
+        try:
+            document = yaml.safe_load(request.text) if request.text.strip() else None
+        except yaml.YAMLError as exc:
+            raise errors.bad_request(f"the apply patch is not valid YAML: {exc}") from None
+        if not isinstance(document, dict):
+            raise errors.bad_request("the apply patch must be a YAML/JSON object")
+        return document
+
+    @staticmethod
+    def _patched(request: kmock.Request, patch_type: str, current: Obj) -> Any:
+        """The object with a JSON, strategic or merge patch applied (the errors as the server answers them)."""
+        if request.data is None:
+            raise errors.bad_request("the patch is not valid JSON")
+        try:
+            if patch_type == patching.JSON_PATCH:
+                return patching.json_patch(current, request.data)
+            if patch_type == patching.STRATEGIC_MERGE_PATCH:
+                return patching.strategic_merge_patch(copy.deepcopy(current), request.data)
+            if isinstance(request.data, dict):
+                return patching.merge_patch(copy.deepcopy(current), request.data)
+            raise patching.PatchInvalid("a merge patch must be a JSON object")
+        except patching.PatchInvalid as exc:
+            raise errors.bad_request(str(exc)) from None
+        except patching.PatchFailed:
+            raise errors.unprocessable() from None
+        except patching.PatchRejected as exc:
+            raise errors.internal(str(exc)) from None
 
     def _commit(
         self, request: kmock.Request, spec: ResourceSpec, current: Obj, new: Obj
     ) -> aiohttp.web.Response:
         """Store an update of an existing object, applying the server-side rules."""
         key = spec.storage_key
+        problem = lifecycle.identity_problem(current, new)
+        if problem is not None:
+            raise errors.invalid(spec.kind, spec.group, _meta(current)["name"], problem)
         new["apiVersion"], new["kind"] = current.get("apiVersion", spec.api_version), spec.kind
         lifecycle.carry_system_metadata(current, new)
-        meta = lifecycle.metadata(new)
-        meta["resourceVersion"] = _resource_version(current)
+        lifecycle.metadata(new)["resourceVersion"] = _resource_version(current)
         self._prepare(key, new, current)
-        old_meta = _meta(current)
-        if old_meta.get("deletionTimestamp"):
-            added = set(meta.get("finalizers") or ()) - set(old_meta.get("finalizers") or ())
-            if added:
-                raise errors.invalid(
-                    spec.kind,
-                    spec.group,
-                    meta["name"],
-                    "metadata.finalizers: Forbidden: "
-                    "no new finalizers can be added if the object is being deleted",
-                )
+        new = schema.apply(new, spec.schema)
+        meta = lifecycle.metadata(new)
+        self._validate(spec, new)
+        self._check_no_new_finalizers(spec, current, new)
         if lifecycle.spec_changed(current, new, has_status=spec.has_status):
             lifecycle.bump_generation(new)
         if new == current:  # a no-op write: no new resourceVersion, no watch event
             return _json(self.render(spec, current))
         if _is_dry_run(request):
             return _json(self.render(spec, new))
-        if meta.get("deletionTimestamp") and not meta.get("finalizers"):
-            final = self._store.delete(key, new)
-            self._after_delete(key, final)
-            return _json(self.render(spec, final))
+        if meta.get("deletionTimestamp") and self._finalized(key, new):
+            # Released: deleted instead of updated. The DELETED event carries the last stored state; the answer
+            # is the update as it would have been (at the resourceVersion it was made on), as a real server does.
+            self._after_delete(key, self._store.delete(key, current))
+            return _json(self.render(spec, new))
         stored = self._store.update(key, new)
-        self._after_write(key, stored)
+        self._after_update(key, stored)
         return _json(self.render(spec, stored))
 
-    # --- deleting --------------------------------------------------------------------------------
+    @staticmethod
+    def _check_no_new_finalizers(spec: ResourceSpec, current: Obj, new: Obj) -> None:
+        old_meta, meta = _meta(current), _meta(new)
+        if not old_meta.get("deletionTimestamp"):
+            return
+        if set(meta.get("finalizers") or ()) - set(old_meta.get("finalizers") or ()):
+            raise errors.invalid(
+                spec.kind,
+                spec.group,
+                meta["name"],
+                "metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted",
+            )
+
+    # --- deleting: finalizers, and the controllers that empty namespaces and CRDs -------------------
 
     def _delete(self, request: kmock.Request, spec: ResourceSpec, path: ResourcePath) -> aiohttp.web.Response:
         current = self._current(spec, path)
+        if spec.storage_key == NAMESPACES and path.name in IMMORTAL_NAMESPACES:
+            raise errors.forbidden("", "namespaces", str(path.name), "this namespace may not be deleted")
         options = request.data if isinstance(request.data, dict) else {}
-        preconditions = options.get("preconditions") or {}
-        uid = preconditions.get("uid")
-        if uid and uid != _meta(current).get("uid"):
-            raise errors.conflict(
-                spec.group,
-                spec.plural,
-                _meta(current)["name"],
-                f"Precondition failed: UID in precondition: {uid}, "
-                f"UID in object meta: {_meta(current).get('uid')}",
-            )
-        self._check_precondition(spec, current, preconditions.get("resourceVersion"))
+        self._check_delete_preconditions(spec, current, options.get("preconditions") or {})
         if _is_dry_run(request) or options.get("dryRun"):
             return _json(self.render(spec, current))
-        result = self._delete_object(spec, current)
-        if result is None:  # gone right away
-            if spec.crd is not None or spec.storage_key == CRDS:
-                return _json(self.render(spec, current))
-            meta = _meta(current)
-            details = {"name": meta["name"], "kind": spec.plural, "uid": meta.get("uid")}
-            if spec.group:
-                details["group"] = spec.group
-            return _json(
-                {
-                    "kind": "Status",
-                    "apiVersion": "v1",
-                    "metadata": {},
-                    "status": "Success",
-                    "details": details,
-                }
-            )
-        return _json(self.render(spec, result))
+        result = self._delete_object(spec.storage_key, current)
+        if result is not None:  # held by finalizers: the object marked for deletion
+            return _json(self.render(spec, result))
+        meta = _meta(current)
+        details = {"name": meta["name"], "kind": spec.plural, "uid": meta.get("uid")}
+        if spec.group:
+            details["group"] = spec.group
+        return _json(
+            {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}
+        )
 
-    def _delete_object(self, spec: ResourceSpec, current: Obj) -> Obj | None:
+    @staticmethod
+    def _check_delete_preconditions(spec: ResourceSpec, current: Obj, preconditions: Obj) -> None:
+        meta = _meta(current)
+        for field, key in (("UID", "uid"), ("ResourceVersion", "resourceVersion")):
+            expected = preconditions.get(key)
+            if expected and str(expected) != str(meta.get(key)):
+                raise errors.precondition_failed(
+                    spec.kind, spec.group, meta["name"], field, str(expected), str(meta.get(key))
+                )
+
+    @staticmethod
+    def _finalized(key: StorageKey, obj: Obj) -> bool:
+        """Whether nothing holds an object being deleted any more (a namespace: nor its spec.finalizers)."""
+        if _meta(obj).get("finalizers"):
+            return False
+        return key != NAMESPACES or not (obj.get("spec") or {}).get("finalizers")
+
+    def _delete_object(self, key: StorageKey, current: Obj) -> Obj | None:
         """Delete now, or mark for deletion if finalizers hold the object (then return the marked one)."""
         meta = _meta(current)
         if meta.get("deletionTimestamp"):
             return current
+        if key == NAMESPACES:
+            return self._delete_namespace(current)
+        if key == CRDS:
+            return self._delete_crd(current)
         if meta.get("finalizers"):
             marked = copy.deepcopy(current)
             marked_meta = lifecycle.metadata(marked)
             marked_meta["deletionTimestamp"] = lifecycle.now_timestamp()
             marked_meta["deletionGracePeriodSeconds"] = 0
             lifecycle.bump_generation(marked)
-            self._prepare(spec.storage_key, marked, current)
-            return self._store.update(spec.storage_key, marked)
-        final = self._store.delete(spec.storage_key, current)
-        self._after_delete(spec.storage_key, final)
+            self._prepare(key, marked, current)
+            return self._store.update(key, marked)
+        final = self._store.delete(key, current)
+        self._after_delete(key, final)
         return None
+
+    def _after_delete(self, key: StorageKey, obj: Obj) -> None:
+        """A CRD gone: its resources are no longer served. Any other object gone: the namespace or the CRD
+        being deleted that held it goes too, if this was its last object."""
+        if key == CRDS:
+            removed = self._registry.remove_crd(_meta(obj)["name"])
+            for storage_key in {spec.storage_key for spec in removed}:
+                self._store.purge(storage_key)
+            return
+        namespace = _meta(obj).get("namespace")
+        if namespace:
+            self._finish_namespace(str(namespace))
+        crd = self._crd_of(key)
+        if crd is not None:
+            self._finish_crd(crd)
+
+    def _crd_of(self, key: StorageKey) -> str | None:
+        versions = self._registry.versions_of(*key)
+        return versions[0].crd if versions else None
+
+    def _delete_namespace(self, current: Obj) -> Obj:
+        """Mark the namespace Terminating, then do the namespace controller's work (synchronously: a real one
+        starts a few seconds later): delete everything in it; the namespace goes when the last object does."""
+        marked = copy.deepcopy(current)
+        lifecycle.metadata(marked)["deletionTimestamp"] = lifecycle.now_timestamp()
+        self._prepare(NAMESPACES, marked, current)
+        marked = self._store.update(NAMESPACES, marked)
+        name = _meta(marked)["name"]
+        for key in self._store.keys_in(name):
+            for obj in self._store.objects(key, name):
+                self._delete_object(key, obj)
+        self._finish_namespace(name)
+        return marked
+
+    def _finish_namespace(self, name: str) -> None:
+        """The namespace controller's last step: release ``spec.finalizers`` once the namespace is empty."""
+        namespace = self._store.get(NAMESPACES, None, name)
+        if namespace is None or not _meta(namespace).get("deletionTimestamp"):
+            return
+        if self._store.occupied(name):
+            self._report_remaining(namespace)
+            return
+        released = copy.deepcopy(namespace)
+        others = [
+            f for f in (namespace.get("spec") or {}).get("finalizers") or [] if f != NAMESPACE_FINALIZER
+        ]
+        released["spec"] = {"finalizers": others} if others else {}
+        if released != namespace:  # the controller's finalize call: an update of spec.finalizers
+            released = self._store.update(NAMESPACES, released)
+        if self._finalized(NAMESPACES, released):
+            self._after_delete(NAMESPACES, self._store.delete(NAMESPACES, released))
+
+    def _report_remaining(self, namespace: Obj) -> None:
+        """The namespace controller's report of what still holds a terminating namespace (its conditions)."""
+        name = _meta(namespace)["name"]
+        resources: dict[str, int] = {}
+        finalizers: dict[str, int] = {}
+        for key in self._store.keys_in(name):
+            objects = self._store.objects(key, name)
+            resources[f"{key[1]}.{key[0]}"] = len(objects)
+            for obj in objects:
+                for finalizer in _meta(obj).get("finalizers") or ():
+                    finalizers[finalizer] = finalizers.get(finalizer, 0) + 1
+        reported = copy.deepcopy(namespace)
+        status = reported.setdefault("status", {})
+        status["conditions"] = lifecycle.namespace_deletion_conditions(
+            resources, finalizers, lifecycle.now_timestamp(), status.get("conditions")
+        )
+        if reported != namespace:
+            self._store.update(NAMESPACES, reported)
+
+    def _delete_crd(self, current: Obj) -> Obj:
+        """Mark the CRD for deletion with its cleanup finalizer, then do that finalizer's work: delete its custom
+        resources (finalizers may hold some, and new ones are refused meanwhile); the CRD goes after the last."""
+        now = lifecycle.now_timestamp()
+        marked = copy.deepcopy(current)
+        meta = lifecycle.metadata(marked)
+        meta["deletionTimestamp"] = now
+        finalizers = list(meta.get("finalizers") or ())
+        meta["finalizers"] = finalizers if CRD_FINALIZER in finalizers else [*finalizers, CRD_FINALIZER]
+        self._prepare(CRDS, marked, current)
+        status = marked.setdefault("status", {})
+        status["conditions"] = [
+            *(status.get("conditions") or []),
+            discovery.terminating_condition(now, in_progress=False),
+        ]
+        marked = self._store.update(CRDS, marked)
+        name = _meta(marked)["name"]
+        keys = {spec.storage_key for spec in self._registry.all() if spec.crd == name}
+        for key in keys:
+            for obj in self._store.objects(key):
+                self._delete_object(key, obj)
+        remaining = self._store.get(CRDS, None, name)
+        if remaining is not None and any(self._store.count(key) for key in keys):
+            self._store.update(CRDS, self._terminating(remaining, in_progress=True))
+        self._finish_crd(name)
+        return marked
+
+    @staticmethod
+    def _terminating(crd: Obj, *, in_progress: bool) -> Obj:
+        updated = copy.deepcopy(crd)
+        status = updated.setdefault("status", {})
+        conditions = [c for c in status.get("conditions") or [] if c.get("type") != "Terminating"]
+        status["conditions"] = [
+            *conditions,
+            discovery.terminating_condition(lifecycle.now_timestamp(), in_progress=in_progress),
+        ]
+        return updated
+
+    def _finish_crd(self, name: str) -> None:
+        """The CRD finalizer's last step: release the CRD once its custom resources are all gone."""
+        crd = self._store.get(CRDS, None, name)
+        if crd is None or not _meta(crd).get("deletionTimestamp"):
+            return
+        keys = {spec.storage_key for spec in self._registry.all() if spec.crd == name}
+        if any(self._store.count(key) for key in keys):
+            return
+        released = copy.deepcopy(crd)
+        meta = lifecycle.metadata(released)
+        meta["finalizers"] = [f for f in meta.get("finalizers") or () if f != CRD_FINALIZER]
+        lifecycle.normalize_metadata(released)
+        if self._finalized(CRDS, released):  # deleted instead of updated: DELETED shows the last stored state
+            self._after_delete(CRDS, self._store.delete(CRDS, crd))
+        elif released != crd:
+            self._store.update(CRDS, released)
 
     def _delete_collection(
         self, request: kmock.Request, spec: ResourceSpec, path: ResourcePath
@@ -857,7 +1218,7 @@ class ClusterEmulator(kmock.KubernetesEmulator):
             for item in items:
                 current = self._store.get(spec.storage_key, _meta(item).get("namespace"), _meta(item)["name"])
                 if current is not None:
-                    marked = self._delete_object(spec, current)
+                    marked = self._delete_object(spec.storage_key, current)
                     deleted.append(self.render(spec, marked if marked is not None else current))
         else:
             deleted = items

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 import kmock
 
 
@@ -38,8 +39,21 @@ def not_found(group: str, plural: str, name: str) -> kmock.KubernetesError:
     )
 
 
+PAGE_NOT_FOUND = "404 page not found\n"
+
+
+@attrs.frozen
+class PageNotFound(kmock.KubernetesError):
+    """A URL that serves nothing (an unknown group, version or resource): a real server's HTTP mux answers it
+    with the plain text :data:`PAGE_NOT_FOUND`, not with a ``v1/Status``."""
+
+    status: int = 404
+    reason: str | None = "NotFound"
+    message: str | None = "the server could not find the requested resource"
+
+
 def resource_not_found() -> kmock.KubernetesError:
-    return api_error(404, "NotFound", "the server could not find the requested resource")
+    return PageNotFound()
 
 
 def already_exists(group: str, plural: str, name: str) -> kmock.KubernetesError:
@@ -61,19 +75,75 @@ def conflict(group: str, plural: str, name: str, why: str | None = None) -> kmoc
     )
 
 
+def forbidden(
+    group: str, plural: str, name: str, why: str, causes: list[dict[str, str]] | None = None
+) -> kmock.KubernetesError:
+    details = _details(group, plural, name)
+    if causes:
+        details["causes"] = causes
+    return api_error(403, "Forbidden", f'{qualified(group, plural)} "{name}" is forbidden: {why}', details)
+
+
+def invalid_resource(group: str, plural: str, name: str, cause: str) -> kmock.KubernetesError:
+    """A 422 worded with the resource (``widgets.example.com "w1" is invalid``), as some server checks are."""
+    details = dict(_details(group, plural, name), causes=[{"message": cause}])
+    return api_error(422, "Invalid", f'{qualified(group, plural)} "{name}" is invalid: {cause}', details)
+
+
+def internal(message: str) -> kmock.KubernetesError:
+    """A 500 as the server reports some refusals of its storage layer: a message, no reason."""
+    return api_error(500, "", message)
+
+
+# The reasons of field errors, by the start of their message (as apimachinery's field.ErrorType words them).
+_CAUSE_REASONS = {
+    "Required value": "FieldValueRequired",
+    "Invalid value": "FieldValueInvalid",
+    "Forbidden": "FieldValueForbidden",
+    "Unsupported value": "FieldValueNotSupported",
+    "Duplicate value": "FieldValueDuplicate",
+}
+
+
+def _cause(error: str) -> dict[str, str]:
+    """A field error (``metadata.name: Required value: ...``) as a Status cause: reason, message, field."""
+    field, _, message = error.partition(": ")
+    reason = next(
+        (r for start, r in _CAUSE_REASONS.items() if message.startswith(start)), "FieldValueInvalid"
+    )
+    return {"reason": reason, "message": message, "field": field}
+
+
 def invalid(kind: str, group: str, name: str, cause: str) -> kmock.KubernetesError:
     qualified_kind = f"{kind}.{group}" if group else kind
+    details: dict[str, Any] = {"kind": kind, "causes": [_cause(cause)]}
+    if group:
+        details["group"] = group
+    if name:
+        details["name"] = name
+    return api_error(422, "Invalid", f'{qualified_kind} "{name}" is invalid: {cause}', details)
+
+
+def precondition_failed(
+    kind: str, group: str, name: str, field: str, expected: str, actual: str
+) -> kmock.KubernetesError:
+    """A delete whose preconditions (``uid``, ``resourceVersion``) do not hold: 409, worded like the server."""
+    qualified_kind = f"{kind}.{group}" if group else kind
+    consequence = "deleted and then recreated" if field == "UID" else "modified"
+    why = (
+        f"the {field} in the precondition ({expected}) does not match the {field} in record ({actual}). "
+        f"The object might have been {consequence}"
+    )
+    details = {"name": name, "kind": kind} | ({"group": group} if group else {})
     return api_error(
-        422,
-        "Invalid",
-        f'{qualified_kind} "{name}" is invalid: {cause}',
-        {"name": name, "group": group, "kind": kind, "causes": [{"message": cause}]},
+        409, "Conflict", f'Operation cannot be fulfilled on {qualified_kind} "{name}": {why}', details
     )
 
 
-def unprocessable(message: str) -> kmock.KubernetesError:
-    """What a failed JSON-patch (e.g. a failed ``test`` op) answers: 422 with reason Invalid."""
-    return api_error(422, "Invalid", message)
+def unprocessable() -> kmock.KubernetesError:
+    """What a JSON patch that cannot be applied (a failed ``test``, a missing path) answers: a real server says
+    no more than this."""
+    return api_error(422, "Invalid", "the server rejected our request due to an error in our request")
 
 
 def bad_request(message: str) -> kmock.KubernetesError:
@@ -92,6 +162,15 @@ def unsupported_media_type(content_type: str) -> kmock.KubernetesError:
     )
 
 
+def unsupported_patch_type(accepted: list[str]) -> kmock.KubernetesError:
+    return api_error(
+        415,
+        "UnsupportedMediaType",
+        "the body of the request was in an unknown format - accepted media types include: "
+        + ", ".join(accepted),
+    )
+
+
 def expired(requested: int, oldest: int) -> kmock.KubernetesError:
     return api_error(410, "Expired", f"too old resource version: {requested} ({oldest})")
 
@@ -107,6 +186,8 @@ def status_body(error: kmock.KubernetesError) -> dict[str, Any]:
         "reason": error.reason or "",
         "code": error.status,
     }
+    if not error.reason:  # e.g. the 500s of the storage layer: a real server sends no reason at all
+        del body["reason"]
     if error.details:
         body["details"] = error.details
     return body

@@ -9,7 +9,9 @@
   of maps keyed by ``name`` are merged item by item (``$patch: delete`` removes an item), and the
   directives ``$patch: replace|delete``, ``$retainKeys``, ``$setElementOrder/<field>`` and
   ``$deleteFromPrimitiveList/<field>`` are honoured. Other merge keys (e.g. ``containerPort``) are not
-  known here: such lists are replaced as in a merge patch.
+  known here: such lists are replaced as in a merge patch. A ``$setElementOrder`` list must name the
+  patch list's items in the same relative order, or the patch fails (:class:`PatchRejected`, a 500 on a real
+  server). Custom resources do not accept strategic merge patches at all (the emulator answers 415).
 * Server-side apply (``application/apply-patch+yaml``) is treated by the emulator as create-or-merge,
   using :func:`merge_patch`; field ownership is not tracked.
 
@@ -34,6 +36,10 @@ class PatchInvalid(ValueError):
 
 class PatchFailed(ValueError):
     """The patch is well-formed but cannot be applied, e.g. a failed ``test`` op (422 Invalid)."""
+
+
+class PatchRejected(ValueError):
+    """The server's patch machinery itself gives up (a real server answers 500 with this message)."""
 
 
 # --- RFC 7386 ------------------------------------------------------------------------------------
@@ -220,6 +226,37 @@ def _reorder(items: list[Any], order: list[Any]) -> list[Any]:
     return sorted(ranked, key=lambda item: ranks[identity(item)]) + others
 
 
+def _go_format(value: Any) -> str:
+    """A JSON value as Go's ``%v`` prints it (maps with sorted keys), for messages worded like the server's."""
+    if isinstance(value, dict):
+        return "map[" + " ".join(f"{key}:{_go_format(value[key])}" for key in sorted(value)) + "]"
+    if isinstance(value, list):
+        return "[" + " ".join(_go_format(item) for item in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "<nil>" if value is None else str(value)
+
+
+def _check_order(patch_list: Any, order: Any) -> None:
+    """The patch list's items (but deletions) must appear in the ``$setElementOrder`` list in the same order."""
+    if not isinstance(patch_list, list) or not isinstance(order, list) or not patch_list or not order:
+        return
+
+    def identity(item: Any) -> Any:
+        return item.get("name") if isinstance(item, dict) else item
+
+    kept = [item for item in patch_list if not (isinstance(item, dict) and item.get("$patch") == "delete")]
+    position = 0
+    for wanted in order:
+        if position < len(kept) and identity(kept[position]) == identity(wanted):
+            position += 1
+    if position < len(kept):
+        raise PatchRejected(
+            f"The order in patch list:\n{_go_format(patch_list)}\n doesn't match $setElementOrder list:\n"
+            f"{_go_format(order)}\n"
+        )
+
+
 def _strategic(target: Any, patch: Any) -> Any:
     if not isinstance(patch, dict):
         return _strip_directives(patch)
@@ -236,6 +273,7 @@ def _strategic(target: Any, patch: Any) -> Any:
             continue
         if key.startswith("$setElementOrder/"):
             orders[key.split("/", 1)[1]] = value
+            _check_order(patch.get(key.split("/", 1)[1]), value)
         elif key.startswith("$deleteFromPrimitiveList/"):
             deletions[key.split("/", 1)[1]] = value
         elif value is None:

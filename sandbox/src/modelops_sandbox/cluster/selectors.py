@@ -5,9 +5,10 @@ Label selectors support the full string syntax of the API: ``a=b``, ``a==b``, ``
 requirements are comma-separated and all must hold.
 
 Field selectors support ``path=value``, ``path==value`` and ``path!=value`` (comma-separated, with
-``\\,``, ``\\=`` and ``\\\\`` escapes in values). The path is any dotted path into the object, e.g.
-``metadata.name``, ``metadata.namespace``, ``involvedObject.uid``; a missing field compares as ``""``.
-(A real API server allows only a few indexed fields per resource; this emulator accepts any.)
+``\\,``, ``\\=`` and ``\\\\`` escapes in values); a missing field compares as ``""``. As on a real API
+server, each resource accepts only its own field labels (:class:`FieldSupport`): ``metadata.name`` and
+``metadata.namespace`` everywhere, plus a few per built-in kind (:data:`BUILTIN_FIELDS`, e.g. Events'
+``involvedObject.*``), plus a CRD version's ``selectableFields``. Any other field is a 400.
 
 Malformed selectors raise :class:`SelectorError` (the server answers 400 Bad Request).
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -207,10 +208,80 @@ class FieldSelector:
         return None
 
 
-def matcher(label_selector: str | None, field_selector: str | None) -> Callable[[Mapping[str, Any]], bool]:
-    """A predicate combining both selectors (parsed once)."""
-    labels = LabelSelector.parse(label_selector)
-    fields = FieldSelector.parse(field_selector)
+METADATA_FIELDS = ("metadata.name", "metadata.namespace")
+
+
+@dataclass(frozen=True)
+class FieldSupport:
+    """The field labels a resource can be selected by, beyond :data:`METADATA_FIELDS`."""
+
+    fields: Mapping[str, str] = field(default_factory=dict)  # label -> the dotted path of the value it reads
+    # Kinds with their own field label conversion (Events, Pods, custom resources...) refuse other labels with a
+    # different message than the generic one.
+    custom: bool = False
+
+    def resolve(self, selector: FieldSelector) -> FieldSelector:
+        """The selector on the object's paths; :class:`SelectorError` for a label the resource does not offer."""
+        resolved: list[FieldRequirement] = []
+        for requirement in selector.requirements:
+            if requirement.path in METADATA_FIELDS:
+                path = requirement.path
+            elif requirement.path in self.fields:
+                path = self.fields[requirement.path]
+            else:
+                raise SelectorError(self._refusal(requirement.path))
+            resolved.append(FieldRequirement(path, requirement.value, requirement.negated))
+        return FieldSelector(tuple(resolved))
+
+    def _refusal(self, label: str) -> str:
+        if self.custom:
+            return f"field label not supported: {label}"
+        return f'"{label}" is not a known field selector: only "metadata.name", "metadata.namespace"'
+
+
+def _same(*labels: str) -> dict[str, str]:
+    return {label: label for label in labels}
+
+
+_REFERENCE = ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")
+BUILTIN_FIELDS: dict[tuple[str, str], FieldSupport] = {
+    ("", "events"): FieldSupport(
+        {
+            **_same(*(f"involvedObject.{f}" for f in _REFERENCE), "reason", "reportingComponent", "type"),
+            "source": "source.component",  # the label names the component that reported the event
+        },
+        custom=True,
+    ),
+    ("events.k8s.io", "events"): FieldSupport(
+        _same(*(f"regarding.{f}" for f in _REFERENCE), "reason", "reportingController", "type"), custom=True
+    ),
+    ("", "secrets"): FieldSupport(_same("type"), custom=True),
+    ("", "namespaces"): FieldSupport(_same("status.phase"), custom=True),
+    ("", "services"): FieldSupport(_same("spec.clusterIP", "spec.type"), custom=True),
+    ("", "pods"): FieldSupport(
+        {
+            **_same(
+                "spec.nodeName",
+                "spec.restartPolicy",
+                "spec.schedulerName",
+                "spec.serviceAccountName",
+                "spec.hostNetwork",
+                "status.phase",
+                "status.podIP",
+                "status.nominatedNodeName",
+            ),
+            "status.podIPs": "status.podIP",  # approximated by the primary IP
+        },
+        custom=True,
+    ),
+}
+
+
+Matcher = Callable[[Mapping[str, Any]], bool]
+
+
+def matcher(labels: LabelSelector, fields: FieldSelector) -> Matcher:
+    """A predicate combining both (parsed) selectors."""
     if not labels.requirements and not fields.requirements:
         return lambda obj: True
     return lambda obj: labels.matches(obj) and fields.matches(obj)

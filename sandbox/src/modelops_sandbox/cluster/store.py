@@ -2,7 +2,8 @@
 
 Objects are kept per storage key ``(group, plural)`` (all served versions of a resource share one
 storage, as in a real cluster), then per namespace (``None`` for cluster-scoped objects), then by name,
-so a lookup is O(1) and a namespaced list touches only that namespace of that resource.
+so a lookup is O(1) and a namespaced list touches only that namespace of that resource. Lists come in the
+order of a real server's storage keys, ``<namespace>/<name>`` as strings (so ``a-b/x`` sorts before ``a/y``).
 
 Every write takes the next resourceVersion from a single monotonic counter, stamps it into the stored
 object's ``metadata.resourceVersion``, appends a :class:`WatchEvent` to the resource's bounded history
@@ -86,20 +87,28 @@ class ObjectStore:
         return self._objects.get(key, {}).get(namespace, {}).get(name)
 
     def objects(self, key: StorageKey, namespace: str | None = None) -> list[Obj]:
-        """Objects of one resource, sorted by namespace and name; ``namespace=None`` means all of them."""
+        """Objects of one resource in storage-key order; ``namespace=None`` means all of them."""
         by_namespace = self._objects.get(key, {})
         if namespace is not None:
             names = by_namespace.get(namespace, {})
             return [names[name] for name in sorted(names)]
-        return [
-            names[name]
-            for ns in sorted(by_namespace, key=lambda n: n or "")
-            for names in [by_namespace[ns]]
-            for name in sorted(names)
+        keyed = [
+            (f"{ns}/{name}" if ns else name, obj)
+            for ns, names in by_namespace.items()
+            for name, obj in names.items()
         ]
+        return [obj for _, obj in sorted(keyed, key=lambda item: item[0])]
 
     def count(self, key: StorageKey) -> int:
         return sum(len(names) for names in self._objects.get(key, {}).values())
+
+    def occupied(self, namespace: str) -> bool:
+        """Whether any object of any resource is in that namespace."""
+        return any(by_namespace.get(namespace) for by_namespace in self._objects.values())
+
+    def keys_in(self, namespace: str) -> list[StorageKey]:
+        """The resources that have objects in that namespace."""
+        return [key for key, by_namespace in self._objects.items() if by_namespace.get(namespace)]
 
     def keys(self) -> Iterator[StorageKey]:
         return iter(list(self._objects))
@@ -132,6 +141,12 @@ class ObjectStore:
             self._objects.get(key, {}).pop(namespace, None)
         self._publish(key, "DELETED", final, old)
         return final
+
+    def restart_history(self, key: StorageKey) -> None:
+        """A resource starts being served (a CRD was established): its watch history begins now, and a watch
+        from an older resourceVersion is answered 410 Expired, as by a real server's fresh watch cache."""
+        self._history.pop(key, None)
+        self._compacted[key] = self._resource_version
 
     def purge(self, key: StorageKey) -> list[Obj]:
         """Delete every object of a resource (e.g. when its CRD is deleted), with DELETED events."""
