@@ -166,7 +166,8 @@ async def test_a_200_completed_is_success_too(
     # the version is found through the custom model instead
     model = await client.get_custom_model(creds, started.custom_model_id)
     assert model is not None
-    assert model["latestVersion"]["id"] == fake.version_id_of(started.custom_model_id)
+    assert model.latest_version is not None
+    assert model.latest_version.id == fake.version_id_of(started.custom_model_id)
 
 
 async def test_a_bare_303_with_a_relative_location(
@@ -320,7 +321,7 @@ async def test_delete_then_not_found(
 ) -> None:
     started = await start(client, creds, blueprint)
     model = await client.get_custom_model(creds, started.custom_model_id)
-    assert model is not None and model["id"] == started.custom_model_id
+    assert model is not None and model.id == started.custom_model_id
     await client.delete_custom_model(creds, started.custom_model_id)
     with pytest.raises(NotFoundError):
         await client.delete_custom_model(creds, started.custom_model_id)

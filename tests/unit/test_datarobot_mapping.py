@@ -9,7 +9,12 @@ import pytest
 from modelops_operator.api.modelbuild import DataRobotBuildSpec
 from modelops_operator.core import status as st
 from modelops_operator.providers.base import Observation, RemoteState, Request, ResourceRef
-from modelops_operator.providers.datarobot.client import DataRobotCredentials, JobStatus, state_of
+from modelops_operator.providers.datarobot.client import (
+    CustomModel,
+    DataRobotCredentials,
+    JobStatus,
+    state_of,
+)
 from modelops_operator.providers.datarobot.provider import (
     failure_message,
     job_observation,
@@ -22,6 +27,13 @@ NOW = datetime.datetime(2026, 1, 1, 12, 0, tzinfo=datetime.UTC)
 MODEL = "6512aa0000000000000000aa"
 VERSION = "6512bb0000000000000000bb"
 STATUS_ID = "0b6e3c1e-1111-4222-8333-444455556666"
+
+
+def custom_model(*, latest: str | None) -> CustomModel:
+    """The custom model as the upstream renders it (validated as the client does)."""
+    return CustomModel.model_validate(
+        {"id": MODEL, "latestVersion": None if latest is None else {"id": latest}}
+    )
 
 
 def job(word: str, *, code: int | None = None, message: str | None = None, **extra: str) -> JobStatus:
@@ -123,24 +135,22 @@ def test_completion_by_redirect_keeps_version_and_location() -> None:
 
 def test_custom_model_after_completion_keeps_the_saved_block() -> None:
     saved = {"statusId": STATUS_ID, "customModelId": MODEL, "customModelVersionId": VERSION}
-    observation = model_observation(MODEL, {"id": MODEL, "latestVersion": {"id": "other"}}, saved)
+    observation = model_observation(MODEL, custom_model(latest="other"), saved)
     assert observation.state is RemoteState.SUCCEEDED
     assert observation.remote_status == "COMPLETED"
     assert observation.status_block == saved  # a later version made by hand is not ours
 
 
 def test_adopted_custom_model_waits_for_a_version() -> None:
-    waiting = model_observation(MODEL, {"id": MODEL, "latestVersion": None}, {})
+    waiting = model_observation(MODEL, custom_model(latest=None), {})
     assert waiting.state is RemoteState.PENDING and waiting.remote_status is None
-    done = model_observation(MODEL, {"id": MODEL, "latestVersion": {"id": VERSION}}, {})
+    done = model_observation(MODEL, custom_model(latest=VERSION), {})
     assert done.state is RemoteState.SUCCEEDED
     assert done.status_block == {"customModelId": MODEL, "customModelVersionId": VERSION}
 
 
 def test_job_record_gone_without_a_version_is_failed() -> None:
-    observation = model_observation(
-        MODEL, {"id": MODEL, "latestVersion": None}, {"statusId": STATUS_ID}, job_gone=True
-    )
+    observation = model_observation(MODEL, custom_model(latest=None), {"statusId": STATUS_ID}, job_gone=True)
     assert observation.state is RemoteState.FAILED
     assert STATUS_ID in (observation.failure_message or "")
 

@@ -62,10 +62,12 @@ def describe_validation(error: ValidationError) -> str:
     echo something a person should not find in an Event).
     """
     problems = []
-    for item in error.errors(include_url=False, include_input=False):
+    for item in error.errors(include_url=False):
         where = _field_path(item["loc"])
         if item["type"] == "missing":
             problems.append(f"field '{where}' is required")
+        elif item["input"] is None and where:
+            problems.append(f"field '{where}' is null")  # the spec's nullable fields: clearer than a type
         elif where:
             problems.append(f"field '{where}' is invalid ({item['msg']})")
         else:

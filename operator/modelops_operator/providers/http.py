@@ -17,10 +17,10 @@ import asyncio
 import logging
 import time
 from collections.abc import Collection, Mapping
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import httpx
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, StringConstraints, ValidationError
 
 from modelops_operator.metrics import Metrics
 from modelops_operator.providers.backoff import Backoff, parse_retry_after
@@ -35,6 +35,8 @@ from modelops_operator.providers.errors import (
 log = logging.getLogger(__name__)
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+# What the operator acts on in an answer (an id, a status word): present, and not "".
+NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 
 # One logical request (every attempt, and the waits between them) may take this many attempt timeouts: room
 # for one retry after a slow failure, while a hung upstream still shows in `.status` within about a timeout.
@@ -120,13 +122,26 @@ class UpstreamHTTP:
         Non-idempotent requests (creates) are retried only where the upstream cannot have acted on them:
         a 429 (rejected before processing) or a connection that never opened. Otherwise the caller must look
         the object up before trying again, or it could create a duplicate.
+        A timeout is never retried here, and the whole (attempts, waits, queueing for a connection) ends
+        within `HttpPolicy.deadline_seconds`.
         """
-        deadline = self.policy.deadline_seconds
-        limit = asyncio.timeout(deadline)
+        budget = self.policy.deadline_seconds
+        limit = asyncio.timeout(budget)
         try:
             async with limit:
                 return await self._attempts(
-                    method, path, route, auth, headers, params, data, json, idempotent, ok, retry_statuses
+                    method,
+                    path,
+                    route,
+                    auth,
+                    headers,
+                    params,
+                    data,
+                    json,
+                    idempotent,
+                    ok,
+                    retry_statuses,
+                    deadline=time.monotonic() + budget,
                 )
         except TimeoutError:
             if not limit.expired():
@@ -135,7 +150,7 @@ class UpstreamHTTP:
             # connection, or an answer trickling in (httpx's timeout applies to each read, not to the whole).
             # The outcome is unknown, as for any timeout: a create keeps its pending marker.
             raise TransientUpstreamError(
-                upstream=self.name, message=f"no complete answer within {deadline:g}s", code="timeout"
+                upstream=self.name, message=f"no complete answer within {budget:g}s", code="timeout"
             ) from None
 
     async def _attempts(
@@ -151,9 +166,12 @@ class UpstreamHTTP:
         idempotent: bool,
         ok: Collection[int],
         retry_statuses: Collection[int] | None,
+        *,
+        deadline: float,
     ) -> httpx.Response:
+        """Attempts until one succeeds, or an error is not retried here; a retry is made only when it (its
+        wait and a full attempt timeout) fits before `deadline` (a `time.monotonic()` reading)."""
         backoff = self.policy.backoff
-        deadline = time.monotonic() + self.policy.deadline_seconds
         attempt = 0
         while True:
             attempt += 1

@@ -83,7 +83,9 @@ async def twilio_pages(
         page = parse_json(upstream, response)
         if not isinstance(page, dict):
             raise _malformed(upstream, f"{what} list: page {page_number} is not a JSON object")
-        meta = validate_model(upstream, page.get("meta"), TwilioPageMeta, f"{what} list: page meta")
+        meta = validate_model(
+            upstream, page.get("meta"), TwilioPageMeta, f"{what} list: page {page_number} meta"
+        )
         items = page.get(meta.key or default_key)
         if not isinstance(items, list):
             raise _malformed(upstream, f"{what} list: page {page_number} has no list of {default_key}")

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Generator, Mapping, Sequence
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from modelops_operator.providers.credentials import MissingCredentialKeys
 from modelops_operator.providers.errors import MalformedResponseError, NotFoundError
-from modelops_operator.providers.http import UpstreamHTTP, parse_model, validate_model
+from modelops_operator.providers.http import NonEmpty, UpstreamHTTP, parse_model, validate_model
 
 __all__ = [
     "FAILED_STATUSES",
@@ -140,9 +140,6 @@ class JobStatus(BaseModel):
     @property
     def terminal(self) -> bool:
         return self.state != "in_progress"
-
-
-NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 
 
 class _StatusFields(BaseModel):

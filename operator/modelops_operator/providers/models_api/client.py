@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
 from modelops_operator.providers.errors import MalformedResponseError, PermanentUpstreamError, UpstreamError
-from modelops_operator.providers.http import UpstreamHTTP, parse_model
+from modelops_operator.providers.http import NonEmpty, UpstreamHTTP, parse_model
 from modelops_operator.providers.models_api.credentials import ModelsApiCredentials
 
 __all__ = [
@@ -45,9 +45,8 @@ RUN_ROUTE = "/v1/model-runs/{runId}"
 ALREADY_TERMINAL_STATUSES = frozenset({400, 409})
 
 
-# Ids and statuses are what the operator acts on: present and non-empty. Statuses are not limited to the
-# documented words (an unknown one is followed as still running, not refused).
-NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+# Ids and statuses (`NonEmpty`) are what the operator acts on. Statuses are not limited to the documented
+# words: an unknown one is followed as still running, not refused.
 
 
 class CompileDiagnostics(BaseModel):

@@ -8,13 +8,13 @@ it creates again.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import httpx
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict
 
-from modelops_operator.providers.http import UpstreamHTTP, parse_model
+from modelops_operator.providers.http import NonEmpty, UpstreamHTTP, parse_model
 from modelops_operator.providers.pagination import twilio_pages
 
 __all__ = ["UPSTREAM", "Policy", "PolicyWrite", "Tool", "ToolMeta", "ToolWrite", "TwilioAssistantsClient"]
@@ -34,9 +34,6 @@ class ToolMeta(BaseModel):
     url: str | None = None
     method: str | None = None
     input_schema: str | None = None
-
-
-NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 
 
 class Policy(BaseModel):

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict
 
-from modelops_operator.providers.http import UpstreamHTTP, parse_model
+from modelops_operator.providers.http import NonEmpty, UpstreamHTTP, parse_model
 from modelops_operator.providers.pagination import twilio_pages
 
 UPSTREAM = "twilio-autopilot"
 BUILDS_ROUTE = "/v1/Assistants/{AssistantSid}/ModelBuilds"
 BUILD_ROUTE = "/v1/Assistants/{AssistantSid}/ModelBuilds/{Sid}"
 TERMINAL_STATUSES = frozenset({"completed", "failed", "canceled"})
-
-
-NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 
 
 class ModelBuild(BaseModel):
