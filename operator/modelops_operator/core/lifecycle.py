@@ -335,7 +335,11 @@ class Lifecycle:
         if trigger in ("timer", "listed"):
             if trigger == "timer" and now < memory.next_poll_at:
                 return False
-            if not self.poll_when_terminal and view.status.get("phase") in TERMINAL_PHASES:
+            if (
+                not self.poll_when_terminal
+                and view.status.get("phase") in TERMINAL_PHASES
+                and memory.failures == 0  # a request that failed on the way is still retried
+            ):
                 return False
         return True
 
@@ -611,6 +615,18 @@ class Lifecycle:
             found = await provider.find(request) if provider.find_without_marker else NotFound()
         else:
             found = await provider.find(request)
+            settles_at = pending + datetime.timedelta(seconds=self._create_settle_seconds())
+            if isinstance(found, NotFound) and self.now() < settles_at:
+                # An earlier attempt's create may still be on its way (its answer timed out, the upstream
+                # is slow): "not there" means nothing until that request certainly ended.
+                wait = (settles_at - self.now()).total_seconds()
+                memory.not_before = self.clock() + wait
+                return st.progressing(
+                    "CreateSettling",
+                    f"An earlier create may still be under way upstream; looking again in {wait:.0f}s before "
+                    "creating anything.",
+                    phase="Pending",
+                )
         if isinstance(found, Found):
             observation = found.observation
             await self._remember_external_id(view, memory, observation)
@@ -647,6 +663,11 @@ class Lifecycle:
         await self._remember_external_id(view, memory, observation)
         self._event(view, "Normal", "Created", f"Created remote object {observation.external_id}.")
         return self._timed(view, memory, self._outcome(observation))
+
+    def _create_settle_seconds(self) -> float:
+        """How long after a create began its request can still be in flight (one logical request ends within
+        twice the HTTP timeout, retries included), plus a margin for the upstream's own processing."""
+        return 2 * self.settings.http_timeout_seconds + 2.0
 
     async def _clear_marker(self, view: ObjectView, memory: ObjectMemory) -> None:
         memory.pending_since = None
