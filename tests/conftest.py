@@ -41,7 +41,7 @@ def real_control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rea
 
 
 # Namespaces watched by the session's release; each real-cluster test takes a fresh one (about 40 per worker).
-POOL_SIZE = 120
+POOL_SIZE = 200
 
 
 @pytest.fixture(scope="session")
