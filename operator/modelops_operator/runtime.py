@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 from collections.abc import Collection
@@ -117,8 +118,8 @@ async def run_operator(
             "status callbacks",
         ),
     ]
-    try:
-        await kopf.operator(
+    operator = asyncio.create_task(
+        kopf.operator(
             registry=registry,
             clusterwide=clusterwide,
             namespaces=list(namespaces),
@@ -129,7 +130,20 @@ async def run_operator(
             ready_flag=ready_flag,
             liveness_endpoint=liveness_endpoint,
             memo=kopf.Memo(),
-        )
+        ),
+        name="kopf",
+    )
+    try:
+        await asyncio.shield(operator)
+    except asyncio.CancelledError:
+        # Cancelled from outside (the process going down hard): the lifecycles' polling and deletion stop
+        # at once, before kopf's own graceful shutdown, so nothing more is written after the cancellation.
+        for lifecycle in lifecycles:
+            lifecycle.halt()
+        operator.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await operator
+        raise
     finally:
         for runner in runners:
             if runner is not None:

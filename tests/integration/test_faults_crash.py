@@ -240,14 +240,6 @@ async def test_resource_deleted_while_down_after_a_lost_create_deletes_the_remot
     assert not kind.live(stack, remote)
 
 
-@pytest.mark.xfail(
-    reason=(
-        "DEFECT: the DeleteUnconfirmed Warning tells a person to `kubectl annotate` the ModelBuild (to adopt the "
-        "custom model, or to remove the marker), but the finalizer is released at the same moment: the resource "
-        "is gone, neither command can work, and nothing says to delete the custom model in DataRobot"
-    ),
-    strict=True,
-)
 async def test_datarobot_resource_deleted_while_down_after_a_lost_create_says_what_to_delete(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -229,14 +229,6 @@ async def test_datarobot_start_without_an_answer_asks_a_person_and_starts_nothin
     assert phases_since(status_writes, 0) <= {"Pending", "Running", kind.done}
 
 
-@pytest.mark.xfail(
-    reason=(
-        "DEFECT: a ModelRun's create is the trigger POST and then a GET of the run's steps; when that GET ends in "
-        "a 429 (after the client's retries) the lifecycle takes the 429 for a refused create, clears the pending "
-        "marker and triggers again on the next pass: one new run per pass while the rate limit lasts"
-    ),
-    strict=True,
-)
 async def test_models_api_rate_limit_right_after_the_trigger_makes_one_run(
     stack: Stack, status_writes: StatusWrites
 ) -> None:
@@ -374,15 +366,6 @@ async def test_fault_while_updating_keeps_the_resource_ready_and_pushes_the_edit
     assert kind.creates(stack) == 1
 
 
-@pytest.mark.xfail(
-    reason=(
-        "DEFECT: while a spec edit cannot be pushed (the upstream answers 503), the status stored says "
-        "observedGeneration=<new generation>, Ready=True, Reconciling=False (reason Retrying): by kstatus the new "
-        "generation is Current, so `kubectl wait`, Argo CD and Flux report the edit rolled out while the remote "
-        "object still has the old spec"
-    ),
-    strict=True,
-)
 async def test_an_edit_not_pushed_yet_is_not_reported_as_reconciled(
     stack: Stack, status_writes: StatusWrites
 ) -> None:
@@ -451,15 +434,6 @@ async def test_fault_while_deleting_says_deleting_retrying_and_finishes(
     assert kind.creates(stack) == 1
 
 
-@pytest.mark.xfail(
-    reason=(
-        "DEFECT: an Autopilot ModelBuild whose Secret the upstream refuses (401 to the lookup by unique name that "
-        "runs before the first create) keeps the create-pending marker although no create was ever sent; deleting "
-        "it is then held Stalled (CredentialsInvalid, 'Cannot delete the remote object') until the Secret is "
-        "fixed or the policy set to Orphan, though no remote object can exist (a namespace teardown waits too)"
-    ),
-    strict=True,
-)
 async def test_deleting_a_build_whose_credentials_were_always_refused_is_not_held_up(stack: Stack) -> None:
     kind = AUTOPILOT
     await create_secret(stack, "twilio", accountSid=SANDBOX_ACCOUNT_SID, authToken="not-the-token")

@@ -73,3 +73,10 @@ def test_classified_error_keeps_retry_after_and_prints_without_secrets() -> None
     )
     assert error.retry_after == 2.0
     assert str(error) == "twilio: HTTP 429 (code 20429) Too many requests"
+
+
+def test_an_html_error_page_is_named_by_its_title_not_copied() -> None:
+    page = b"<!DOCTYPE html>\n<html><head><title>502 Bad  Gateway</title><style>x{}</style></head><body>nginx</body></html>"
+    parsed = parse_error_body(page, "text/html; charset=utf-8")
+    assert parsed.message == "an HTML page (502 Bad Gateway)"
+    assert parse_error_body(b"<html><body>oops</body></html>", None).message == "an HTML page without a title"

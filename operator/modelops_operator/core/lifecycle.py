@@ -268,6 +268,12 @@ class Lifecycle:
         self._deleters.add(task)  # kept (and stopped with the operator) like the deletions
         task.add_done_callback(self._deleters.discard)
 
+    def halt(self) -> None:
+        """Stop every task of this lifecycle at once, without waiting (the operator is going down hard)."""
+        self.poller.halt()
+        for task in self._deleters:
+            task.cancel()
+
     async def stop(self) -> None:
         await self.poller.stop()
         deleters = [task for task in self._deleters if not task.done()]
@@ -540,11 +546,13 @@ class Lifecycle:
             self._event(view, "Warning", "UpstreamUnavailable", message)
         ready = st.condition(view.status, st.READY)
         if ready.get("status") == st.TRUE:
-            # A finished object stays Ready while a drift check cannot reach the upstream.
+            # A finished object stays Ready while a drift check cannot reach the upstream; but an edit that is
+            # not pushed yet keeps Reconciling True, so kubectl wait, Argo CD and Flux do not see it rolled out.
+            pending_edit = st.TRUE if not self._drifted(view, memory) else st.FALSE
             return st.Outcome(
                 phase=None,
                 ready=st.Cond(st.TRUE, ready.get("reason", "Succeeded"), ready.get("message", "")),
-                reconciling=st.Cond(st.FALSE, "Retrying", message),
+                reconciling=st.Cond(pending_edit, "Retrying", message),
                 stalled=st.NOT_STALLED,
                 message=message,
             )
@@ -602,6 +610,11 @@ class Lifecycle:
         provider = selected.provider
         pending = view.pending_since(memory)
         if pending is None:
+            # An exact, cheap lookup first (read-only: it needs no marker, and a lookup that fails, e.g. on
+            # refused credentials, leaves none behind to hold up a deletion).
+            found = await provider.find(request) if provider.find_without_marker else NotFound()
+            if isinstance(found, Found):
+                return await self._recovered(view, memory, found.observation)
             # The marker is stored before the POST: after a crash, its presence says "look before creating".
             pending = self.now()
             # One write: the finalizer (deletion must go through the policy from now on) and the marker.
@@ -612,7 +625,6 @@ class Lifecycle:
             view = ObjectView.of(memory.body, self.kind.plural, memory)
             memory.pending_since = pending
             request = _with_pending(request, pending)
-            found = await provider.find(request) if provider.find_without_marker else NotFound()
         else:
             found = await provider.find(request)
             settles_at = pending + datetime.timedelta(seconds=self._create_settle_seconds())
@@ -628,15 +640,7 @@ class Lifecycle:
                     phase="Pending",
                 )
         if isinstance(found, Found):
-            observation = found.observation
-            await self._remember_external_id(view, memory, observation)
-            self._event(
-                view,
-                "Normal",
-                "Recovered",
-                f"Found remote object {observation.external_id} created by an earlier attempt; not creating another.",
-            )
-            return self._timed(view, memory, self._outcome(observation))
+            return await self._recovered(view, memory, found.observation)
         if isinstance(found, Ambiguous):
             listed = ", ".join(found.candidates)
             return st.stalled(
@@ -662,6 +666,22 @@ class Lifecycle:
         self.metrics.remote_creates.labels(self.kind.kind, provider.key).inc()
         await self._remember_external_id(view, memory, observation)
         self._event(view, "Normal", "Created", f"Created remote object {observation.external_id}.")
+        return self._timed(view, memory, self._outcome(observation))
+
+    async def _recovered(
+        self, view: ObjectView, memory: ObjectMemory, observation: Observation
+    ) -> st.Outcome:
+        """An earlier attempt's remote object, found: taken instead of creating another."""
+        if FINALIZER not in view.finalizers:
+            await self._patch_metadata(view, memory, {"finalizers": [*view.finalizers, FINALIZER]})
+            view = ObjectView.of(memory.body, self.kind.plural, memory)
+        await self._remember_external_id(view, memory, observation)
+        self._event(
+            view,
+            "Normal",
+            "Recovered",
+            f"Found remote object {observation.external_id} created by an earlier attempt; not creating another.",
+        )
         return self._timed(view, memory, self._outcome(observation))
 
     def _create_settle_seconds(self) -> float:
@@ -827,7 +847,7 @@ class Lifecycle:
                         "Warning",
                         "DeleteUnconfirmed",
                         "Deleting nothing upstream: a remote object may have been created without its "
-                        f"id being saved, and it cannot be looked up. {found.message}",
+                        f"id being saved, and it cannot be looked up. {found.when_deleted or found.message}",
                     )
                 if not isinstance(found, Found):
                     return None
@@ -869,11 +889,11 @@ class Lifecycle:
             memory.failures += 1
             delay = self.backoff.delay(memory.failures, error.retry_after)
             memory.not_before = self.clock() + delay
-            return st.progressing(
-                "Retrying",
-                f"Deleting {what}: upstream temporarily unavailable, retrying in {delay:.0f}s: {error}",
-                phase="Deleting",
-            )
+            message = f"Deleting {what}: upstream temporarily unavailable, retrying in {delay:.0f}s: {error}"
+            if memory.last_warning != str(error):
+                memory.last_warning = str(error)  # once per distinct error, as while reconciling
+                self._event(view, "Warning", "UpstreamUnavailable", message)
+            return st.progressing("Retrying", message, phase="Deleting")
         memory.failures = 0
         if gone:
             self._event(view, "Normal", "Deleted", f"Deleted remote object {external_id}.")

@@ -79,6 +79,10 @@ class Poller:
     def __len__(self) -> int:
         return len(self._members)
 
+    def halt(self) -> None:
+        for task in [*self._tasks, *([self._loop] if self._loop else [])]:
+            task.cancel()
+
     async def stop(self) -> None:
         tasks = [*self._tasks, *([self._loop] if self._loop else [])]
         for task in tasks:

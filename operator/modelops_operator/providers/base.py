@@ -71,9 +71,11 @@ class Ambiguous:
 
 @dataclass(frozen=True)
 class Undecidable:
-    """The upstream offers no way to find out; `message` tells a person what to check and how to resume."""
+    """The upstream offers no way to find out; `message` tells a person what to check and how to resume, and
+    `when_deleted` what to check and clean up by hand once the resource is being deleted (nothing to resume)."""
 
     message: str
+    when_deleted: str = ""
 
 
 FindResult = Found | NotFound | Ambiguous | Undecidable

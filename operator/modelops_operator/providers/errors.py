@@ -7,7 +7,9 @@ transient errors are retried later, permanent ones need a person (Stalled), NotF
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,7 +118,22 @@ def parse_error_body(body: bytes, content_type: str | None) -> ParsedError:
             if isinstance(value, str) and value:
                 return ParsedError(value, code_text)
         return ParsedError(_truncate(text), code_text)
+    if _is_html(text, content_type):
+        return ParsedError(_html_summary(text), None)
     return ParsedError(_truncate(text) if text else "(empty response body)", None)
+
+
+def _is_html(text: str, content_type: str | None) -> bool:
+    return "html" in (content_type or "").lower() or text[:100].lstrip().lower().startswith(
+        ("<!doctype html", "<html")
+    )
+
+
+def _html_summary(text: str) -> str:
+    """A gateway's or proxy's error page, named by its title (markup has no place in .status or Events)."""
+    match = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+    title = " ".join(html.unescape(match.group(1)).split()) if match else ""
+    return f"an HTML page ({_truncate(title, 120)})" if title else "an HTML page without a title"
 
 
 def _format_validation_detail(items: list[Any]) -> str:

@@ -138,10 +138,23 @@ def model_observation(
     )
 
 
+def _started_at(request: DataRobotRequest) -> str:
+    since = request.pending_since
+    return since.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if since else "the marker's time"
+
+
+def deleted_unconfirmed_message(request: DataRobotRequest) -> str:
+    """What a person cleans up when a resource whose build may have started unrecorded is deleted."""
+    when = _started_at(request)
+    return (
+        f"In DataRobot, look for a custom model created from LLM blueprint {request.spec.llm_blueprint_id} at or "
+        f"after {when}, and delete it there by hand if there is one."
+    )
+
+
 def unconfirmed_create_message(request: DataRobotRequest) -> str:
     """What a person checks, and how to resume, when a build may have started without its answer saved."""
-    since = request.pending_since
-    when = since.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if since else "the marker's time"
+    when = _started_at(request)
     ref = request.resource
     target = f"modelbuild/{ref.name} -n {ref.namespace}"
     return (
@@ -179,7 +192,9 @@ class DataRobotProvider(Provider[DataRobotBuildSpec, DataRobotCredentials]):
         return DataRobotCredentials.from_secret(secret_data)
 
     async def find(self, request: DataRobotRequest) -> FindResult:
-        return Undecidable(unconfirmed_create_message(request))
+        return Undecidable(
+            unconfirmed_create_message(request), when_deleted=deleted_unconfirmed_message(request)
+        )
 
     async def create(self, request: DataRobotRequest) -> Observation:
         spec = request.spec

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import logging
 from collections import Counter
 from typing import Any
 
@@ -18,7 +19,7 @@ from modelops_operator.providers.base import (
     RemoteState,
     Request,
 )
-from modelops_operator.providers.errors import NotFoundError
+from modelops_operator.providers.errors import NotFoundError, UpstreamError
 from modelops_operator.providers.models_api.client import (
     UPSTREAM,
     ModelRun,
@@ -26,6 +27,8 @@ from modelops_operator.providers.models_api.client import (
     ModelsApiClient,
 )
 from modelops_operator.providers.models_api.credentials import ModelsApiCredentials
+
+log = logging.getLogger(__name__)
 
 STATES = {
     "PENDING": RemoteState.PENDING,
@@ -159,7 +162,15 @@ class ModelsApiProvider(Provider[ModelsApiRunSpec, ModelsApiCredentials]):
             target_schema=spec.target_schema,
             full_refresh=spec.full_refresh,
         )
-        return await self._observe_run(request, run)
+        # The run exists now: whatever happens to the reads that follow is no answer to the trigger (the
+        # lifecycle must store the run's id, not take a 429 on its steps for a refused create).
+        try:
+            return await self._observe_run(request, run)
+        except UpstreamError as error:
+            log.info(
+                "run %s triggered; reading its steps failed (the next poll reads them): %s", run.id, error
+            )
+            return run_observation(run, [])
 
     async def observe(self, request: RunRequest, external_id: str, listed: None = None) -> Observation | None:
         try:
