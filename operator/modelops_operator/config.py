@@ -64,6 +64,12 @@ class Settings(BaseModel):
         gt=0,
         description="Longest wait before a resource held up by a missing or wrong Secret reads it again.",
     )
+    max_concurrent_passes: int = Field(
+        default=32,
+        ge=1,
+        description="Reconcile passes run at once per kind; the rest wait their turn (thousands applied together "
+        "queue here, not in the HTTP clients).",
+    )
     upstream_concurrency: int = Field(default=8, ge=1, description="Concurrent requests per upstream.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
     log_format: Literal["text", "json"] = Field(default="text", description="Log format.")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
 import kopf
 import pytest
 from cryptography import x509
@@ -128,15 +128,15 @@ def storage(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
 
 @pytest.fixture
 def verify_contexts(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """The `verify` each httpx client of the operator's Kubernetes client is built with."""
+    """The `ssl` each connector of the operator's Kubernetes client is built with."""
     seen: list[Any] = []
-    real = httpx.AsyncClient
+    real = aiohttp.TCPConnector
 
-    def recording(*args: Any, **kwargs: Any) -> httpx.AsyncClient:
-        seen.append(kwargs.get("verify"))
+    def recording(*args: Any, **kwargs: Any) -> aiohttp.TCPConnector:
+        seen.append(kwargs.get("ssl"))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(kube.httpx, "AsyncClient", recording)
+    monkeypatch.setattr(kube.aiohttp, "TCPConnector", recording)
     return seen
 
 
@@ -234,7 +234,7 @@ def test_a_crashed_process_directory_is_removed_at_the_next_start(pki: Pki, tmp:
 def test_nothing_is_left_when_the_process_exits_without_closing(pki: Pki, tmp_path: Path) -> None:
     """The private directory is removed at exit (atexit) even when the client is never closed."""
     script = """
-import base64, os, sys, kopf
+import asyncio, base64, os, sys, kopf
 os.__dict__.pop("memfd_create", None)  # the private directory, as on platforms without memfd
 from modelops_operator.core.kube import KubeClient
 info = kopf.ConnectionInfo(
@@ -242,7 +242,9 @@ info = kopf.ConnectionInfo(
     certificate_data=os.environ["CERT"],
     private_key_data=os.environ["KEY"],
 )
-KubeClient(lambda: info)._http()
+async def start() -> None:
+    KubeClient(lambda: info)._http()  # never closed
+asyncio.run(start())
 print(sorted(os.listdir(sys.argv[1])))
 """
     env = {

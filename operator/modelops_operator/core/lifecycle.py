@@ -36,6 +36,7 @@ from modelops_operator.config import Settings
 from modelops_operator.core import status as st
 from modelops_operator.core.gauges import ResourceGauges
 from modelops_operator.core.kube import KubeClient, KubeError, SecretNotFound
+from modelops_operator.core.passes import PassQueue
 from modelops_operator.core.polling import Listed, Poller
 from modelops_operator.core.resource import (
     UNKNOWN,
@@ -135,6 +136,11 @@ class Lifecycle:
             clock=clock,
         )
         self._deleters: set[asyncio.Task[None]] = set()
+        # Admission for passes: many resources at once wait here, before any request (and its deadline) starts.
+        self._passes = asyncio.Semaphore(settings.max_concurrent_passes)
+        self.queue = PassQueue(
+            lambda memory, trigger: self.reconcile(memory, trigger=trigger), settings.max_concurrent_passes
+        )
         self.backoff = Backoff(
             base=max(settings.backoff_base_seconds, 0.1) * 2,
             cap=settings.backoff_max_seconds,
@@ -165,7 +171,7 @@ class Lifecycle:
             self._forget(uid, memory)
             return
         if not _older(body, memory.body):  # the operator's own writes may be ahead of the watch
-            memory.body = body
+            memory.body = _lean(body)
         body = memory.body
         memory.gone = False
         self.gauges.observe(uid, body.get("status"))
@@ -180,7 +186,7 @@ class Lifecycle:
             return
         self.poller.track(uid, memory)
         if trigger is not None:
-            await self.reconcile(memory, trigger=trigger)
+            self.queue.submit(memory, trigger)
 
     def _forget(self, uid: str, memory: ObjectMemory) -> None:
         self.poller.drop(uid)
@@ -270,11 +276,13 @@ class Lifecycle:
 
     def halt(self) -> None:
         """Stop every task of this lifecycle at once, without waiting (the operator is going down hard)."""
+        self.queue.halt()
         self.poller.halt()
         for task in self._deleters:
             task.cancel()
 
     async def stop(self) -> None:
+        await self.queue.stop()
         await self.poller.stop()
         deleters = [task for task in self._deleters if not task.done()]
         for task in deleters:
@@ -295,26 +303,30 @@ class Lifecycle:
             _trust_stored_marker(view, memory)
             if not self._due(view, memory, trigger):
                 return
-            memory.polls += 1
-            started = self.clock()
-            outcome_label = "error"
-            try:
-                outcome = await self._pass(view, memory, listed)
-                if outcome.from_observation and outcome.ready.status == st.TRUE:
-                    memory.synced_generation = view.generation
-                self._schedule(view, memory, outcome)
-                await self._write_status(view, memory, outcome)
-                outcome_label = _outcome_label(outcome)
-            except Exception:
-                # An API server that went away, a conflict: try again at the next tick, with backoff.
-                memory.failures += 1
-                memory.not_before = self.clock() + self.backoff.delay(memory.failures)
-                memory.next_poll_at = memory.not_before
-                raise
-            finally:
-                self.metrics.reconcile_duration.labels(self.kind.kind, outcome_label).observe(
-                    self.clock() - started
-                )
+            async with self._passes:
+                await self._reconcile_now(view, memory, listed)
+
+    async def _reconcile_now(self, view: ObjectView, memory: ObjectMemory, listed: Listed | None) -> None:
+        memory.polls += 1
+        started = self.clock()
+        outcome_label = "error"
+        try:
+            outcome = await self._pass(view, memory, listed)
+            if outcome.from_observation and outcome.ready.status == st.TRUE:
+                memory.synced_generation = view.generation
+            self._schedule(view, memory, outcome)
+            await self._write_status(view, memory, outcome)
+            outcome_label = _outcome_label(outcome)
+        except Exception:
+            # An API server that went away, a conflict: try again at the next tick, with backoff.
+            memory.failures += 1
+            memory.not_before = self.clock() + self.backoff.delay(memory.failures)
+            memory.next_poll_at = memory.not_before
+            raise
+        finally:
+            self.metrics.reconcile_duration.labels(self.kind.kind, outcome_label).observe(
+                self.clock() - started
+            )
 
     def _due(self, view: ObjectView, memory: ObjectMemory, trigger: str) -> bool:
         """Whether this wake-up should talk to the upstream.
@@ -523,7 +535,7 @@ class Lifecycle:
         if "finalizers" in metadata:
             metadata = {**metadata, "resourceVersion": view.resource_version}
         result = await self.kube.merge_patch(view.path, {"metadata": metadata})
-        memory.body = result
+        memory.body = _lean(result)
         memory.seen = _event_key(ObjectView.of(result, self.kind.plural, memory))
 
     def _credentials_stall(
@@ -1060,6 +1072,14 @@ def _event_key(view: ObjectView) -> tuple[Any, ...]:
         annotations.get(ANNOTATION_CREATE_PENDING),
         view.deleting,
     )
+
+
+def _lean(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The body as the operator keeps it: without managedFields (half of a small object, never read)."""
+    meta = body.get("metadata") or {}
+    if "managedFields" not in meta:
+        return body
+    return {**body, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
 
 
 def _older(body: Mapping[str, Any], than: Mapping[str, Any]) -> bool:

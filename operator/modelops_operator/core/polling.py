@@ -62,6 +62,9 @@ class Poller:
         self._clock = clock
         self._members: dict[str, ObjectMemory] = {}
         self._busy: set[str] = set()
+        # Per parent: a list in flight, and when the last one started (one list per parent per tick at most).
+        self._listing: set[Hashable] = set()
+        self._listed_at: dict[Hashable, float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop: asyncio.Task[None] | None = None
 
@@ -105,29 +108,37 @@ class Poller:
         members = list(self._members.items())
         groups: dict[Hashable, list[tuple[str, ObjectMemory]]] = {}
         for uid, memory in members:
-            if memory.batch_key is UNKNOWN:
-                await self._lifecycle.batch_of(memory)  # works the key out, when it can already be known
             if uid in self._busy:
                 continue
+            due = self._lifecycle.wants_poll(memory, now)
+            if memory.batch_key is UNKNOWN and due:
+                # Worked out when first due (once it has a remote object), then kept: a round stays cheap.
+                await self._lifecycle.batch_of(memory)
             if memory.batch_key is None or memory.batch_key is UNKNOWN:
-                if self._lifecycle.wants_poll(memory, now):
+                if due:
                     self._start([uid], self._lifecycle.poll(memory, None))
                 continue
             groups.setdefault(memory.batch_key, []).append((uid, memory))
         for key, group in groups.items():
-            due = [memory for _, memory in group if self._lifecycle.wants_poll(memory, now)]
-            if not due:
+            if key in self._listing or now - self._listed_at.get(key, -1e9) < self._tick:
+                continue  # this parent's list is under way, or was just made: its members wait for it
+            due_members = [memory for _, memory in group if self._lifecycle.wants_poll(memory, now)]
+            if not due_members:
                 continue
             # A fresh batch (fresh credentials) from a due member; its parent's other members ride along.
-            found = await self._lifecycle.batch_of(due[0])
+            found = await self._lifecycle.batch_of(due_members[0])
             if found is None or found[1].key != key:
                 for _, memory in group:
                     memory.batch_key = UNKNOWN  # the spec or the credentials changed: sort it out next round
                 continue
             upstream, batch = found
-            self._start([uid for uid, _ in group], self._batch(upstream, batch, [m for _, m in group]))
+            self._listing.add(key)
+            self._listed_at[key] = now
+            self._start(
+                [uid for uid, _ in group], self._batch(upstream, batch, [m for _, m in group]), key=key
+            )
 
-    def _start(self, uids: list[str], work: Awaitable[None]) -> None:
+    def _start(self, uids: list[str], work: Awaitable[None], *, key: Hashable | None = None) -> None:
         self._busy.update(uids)
 
         async def run() -> None:
@@ -137,6 +148,7 @@ class Poller:
                 log.exception("polling failed")
             finally:
                 self._busy.difference_update(uids)
+                self._listing.discard(key)
 
         task = asyncio.create_task(run())
         self._tasks.add(task)

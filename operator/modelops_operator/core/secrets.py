@@ -9,6 +9,7 @@ A Secret that is gone is gone at once for every resource that reads it after the
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,23 +37,34 @@ class SecretCache:
         self._metrics = metrics
         self._clock = clock
         self._entries: dict[tuple[str, str], _Entry] = {}
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     async def read(self, namespace: str, name: str) -> dict[str, str]:
         key = (namespace, name)
+        cached = self._fresh(key)
+        if cached is not None:
+            return cached
+        # One read per Secret at a time: whoever waited meanwhile finds it cached.
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            cached = self._fresh(key)
+            if cached is not None:
+                return cached
+            self._count("miss")
+            try:
+                secret = await self._kube.read_secret(namespace, name)
+            except SecretNotFound:
+                self._entries.pop(key, None)
+                raise
+            if self._ttl > 0:
+                self._entries[key] = _Entry(secret=secret, read_at=self._clock())
+            return secret.values
+
+    def _fresh(self, key: tuple[str, str]) -> dict[str, str] | None:
         entry = self._entries.get(key)
-        now = self._clock()
-        if entry is not None and now - entry.read_at < self._ttl:
+        if entry is not None and self._clock() - entry.read_at < self._ttl:
             self._count("hit")
             return entry.secret.values
-        self._count("miss")
-        try:
-            secret = await self._kube.read_secret(namespace, name)
-        except SecretNotFound:
-            self._entries.pop(key, None)
-            raise
-        if self._ttl > 0:
-            self._entries[key] = _Entry(secret=secret, read_at=now)
-        return secret.values
+        return None
 
     def drop(self, namespace: str, name: str) -> None:
         """The upstream rejected these credentials: read the Secret again next time."""
