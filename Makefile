@@ -19,8 +19,10 @@ sandbox: $(STAMP)
 
 # The real control plane (kube-apiserver, etcd, kube-controller-manager) is built from Go modules into a per-user
 # cache the first time (minutes), then reused. Without Go the tests still run and say loudly what was skipped.
+# Four workers on two cores: the tests mostly wait on the API server and the fakes, so more workers than cores
+# shorten the run (each worker runs its own control plane).
 test: $(STAMP) controlplane
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 4 -q
 
 controlplane: $(STAMP)
 	@if command -v go >/dev/null 2>&1; then \

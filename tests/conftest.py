@@ -40,8 +40,9 @@ def real_control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rea
         control_plane.stop()
 
 
-# Namespaces watched by the session's release; each real-cluster test takes a fresh one (about 40 per worker).
-POOL_SIZE = 200
+# Namespaces watched by the session's release (one control plane per xdist worker); each real-cluster test
+# takes a fresh one. About 200 tests need one; a worker gets its share, with room (each costs a Role at setup).
+POOL_SIZE = max(60, 260 // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1))
 
 
 @pytest.fixture(scope="session")

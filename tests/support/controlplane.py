@@ -396,7 +396,7 @@ class ControlPlane:
             with urllib.request.urlopen(
                 f"{self.url}/readyz", timeout=2, context=self.admin_ssl_context()
             ) as response:
-                return response.status == 200
+                return bool(response.status == 200)
         except (OSError, urllib.error.URLError):
             return False
 

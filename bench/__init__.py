@@ -1,0 +1,1 @@
+"""The scale benchmark (`make bench`, `bench/run.py`): not part of the test suite."""
