@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
+
+# kopf reports every run of a handler at INFO. The operator's watch-event handlers run on every event of
+# every resource and only queue work (what follows is logged by the lifecycle), so these lines say nothing and
+# cost a formatted line per event: 50,000 of them for 10,000 resources created.
+_EVENT_HANDLER_DONE = re.compile(r"Handler '[\w.-]+-event' succeeded\.")
+
+
+def _not_event_handler_success(record: logging.LogRecord) -> bool:
+    return not (record.levelno == logging.INFO and _EVENT_HANDLER_DONE.fullmatch(record.getMessage()))
 
 
 class JsonFormatter(logging.Formatter):
@@ -26,6 +36,7 @@ def configure(level: str, fmt: str) -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.addFilter(_not_event_handler_success)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

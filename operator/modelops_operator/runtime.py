@@ -56,6 +56,9 @@ def build_registry(context: RuntimeContext) -> tuple[kopf.OperatorRegistry, list
         # `kubectl describe` shows this in the Events' "From" column.
         settings.posting.reporting_component = "modelops-operator"
         settings.posting.reporting_instance = socket.gethostname()
+        # kopf keeps a worker (a task, its queue) per resource until it has been idle this long; the lifecycle
+        # only queues work from an event, so a short wait keeps thousands of idle workers from piling up.
+        settings.queueing.idle_timeout = 0.5
         settings.watching.server_timeout = 300
         settings.watching.client_timeout = 330
         settings.networking.request_timeout = context.settings.http_timeout_seconds * 2

@@ -15,7 +15,14 @@ import httpx
 import pytest
 
 from modelops_sandbox.stack import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN, OperatorHandle, Stack
-from tests.integration.conftest import ASSISTANT, create_secret, modelbuild, status_of, wait_phase
+from tests.integration.conftest import (
+    ASSISTANT,
+    create_secret,
+    event_reasons,
+    modelbuild,
+    status_of,
+    wait_phase,
+)
 from tests.support.waiting import eventually
 
 NEVER = 3600  # a poll interval no test waits for: only callbacks can move these builds' status
@@ -77,6 +84,8 @@ async def test_a_signed_callback_moves_status_without_polling(
     # Each callback made one read of that build; no list, no other resource.
     reads = stack.autopilot.requests_matching("GET", rf"/ModelBuilds/{sid}$")
     assert 1 <= len(reads) <= len(delivered) + 1
+    # The transitions a callback revealed are told as Events, as when polling finds them.
+    assert {"RemoteStatusChanged", "Succeeded"} <= set(await event_reasons(stack, "pushed"))
 
 
 async def test_forged_unsigned_replayed_and_off_target_callbacks_change_nothing(

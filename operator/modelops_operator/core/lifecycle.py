@@ -42,6 +42,7 @@ from modelops_operator.core.resource import (
     UNKNOWN,
     ObjectMemory,
     ObjectView,
+    compact_body,
     format_time,
     memory_of,
     parse_time,
@@ -171,7 +172,7 @@ class Lifecycle:
             self._forget(uid, memory)
             return
         if not _older(body, memory.body):  # the operator's own writes may be ahead of the watch
-            memory.body = _lean(body)
+            memory.body = compact_body(body)
         body = memory.body
         memory.gone = False
         self.gauges.observe(uid, body.get("status"))
@@ -179,7 +180,7 @@ class Lifecycle:
         trigger = self._trigger(view, memory)
         if trigger is not None:
             memory.batch_key = UNKNOWN
-            memory.changed.set()
+            memory.notify_changed()
         if view.deleting:
             self.poller.drop(uid)
             self._start_deletion(memory)
@@ -192,8 +193,8 @@ class Lifecycle:
         self.poller.drop(uid)
         self.gauges.forget(uid)
         memory.gone = True
-        memory.changed.set()
-        memory.seen = None
+        memory.notify_changed()
+        memory.seen = memory.acted = None
 
     def _trigger(self, view: ObjectView, memory: ObjectMemory) -> str | None:
         """None when nothing that matters changed since the last event (e.g. the operator's own status
@@ -270,9 +271,9 @@ class Lifecycle:
         return next((p.upstream for p in self.providers.values() if p.accepts_callbacks), "none")
 
     def _observe_soon(self, memory: ObjectMemory) -> None:
-        task = asyncio.create_task(self.reconcile(memory, trigger="callback"))
-        self._deleters.add(task)  # kept (and stopped with the operator) like the deletions
-        task.add_done_callback(self._deleters.discard)
+        # Through the pass queue, like an event: its workers run in kopf's context (Events can be posted
+        # from there; the callback server's own tasks cannot), and a pass already queued absorbs it.
+        self.queue.submit(memory, "callback")
 
     def halt(self) -> None:
         """Stop every task of this lifecycle at once, without waiting (the operator is going down hard)."""
@@ -301,6 +302,8 @@ class Lifecycle:
             if view.deleting:
                 return
             _trust_stored_marker(view, memory)
+            if trigger == "event" and memory.acted is not None and _event_key(view) == memory.acted:
+                return  # the event was the operator's own write, seen before its answer came back
             if not self._due(view, memory, trigger):
                 return
             async with self._passes:
@@ -308,6 +311,7 @@ class Lifecycle:
 
     async def _reconcile_now(self, view: ObjectView, memory: ObjectMemory, listed: Listed | None) -> None:
         memory.polls += 1
+        memory.acted = _event_key(view)
         started = self.clock()
         outcome_label = "error"
         try:
@@ -535,8 +539,8 @@ class Lifecycle:
         if "finalizers" in metadata:
             metadata = {**metadata, "resourceVersion": view.resource_version}
         result = await self.kube.merge_patch(view.path, {"metadata": metadata})
-        memory.body = _lean(result)
-        memory.seen = _event_key(ObjectView.of(result, self.kind.plural, memory))
+        memory.body = compact_body(result)
+        memory.seen = memory.acted = _event_key(ObjectView.of(result, self.kind.plural, memory))
 
     def _credentials_stall(
         self, view: ObjectView, memory: ObjectMemory, reason: str, message: str
@@ -797,9 +801,7 @@ class Lifecycle:
                 log.exception("%s %s: deletion failed; retrying", self.kind.kind, _name(memory))
                 memory.failures += 1
                 memory.not_before = self.clock() + self.backoff.delay(memory.failures)
-            memory.changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(memory.changed.wait(), max(memory.not_before - self.clock(), 0.05))
+            await memory.wait_changed(max(memory.not_before - self.clock(), 0.05))
 
     async def _release(self, view: ObjectView, memory: ObjectMemory) -> None:
         """Remove the finalizer: the API server deletes the resource."""
@@ -986,10 +988,12 @@ class Lifecycle:
 
     async def _patch_status(self, view: ObjectView, memory: ObjectMemory, patch: dict[str, Any]) -> None:
         result = await self.kube.merge_patch(view.path, {"status": patch}, subresource="status")
-        memory.status = dict(result.get("status") or {})
+        # The answer is the whole object as stored: the freshest body there is (the watch event of this write
+        # changes nothing that matters, and an older one is never taken over it).
+        memory.body = compact_body(result)
 
     async def _write_status(self, view: ObjectView, memory: ObjectMemory, outcome: st.Outcome) -> None:
-        current = dict(memory.status if memory.status is not None else view.status)
+        current = dict(view.status)
         patch = st.status_patch(
             current,
             outcome,
@@ -1000,7 +1004,7 @@ class Lifecycle:
         if patch is None:
             return
         await self._patch_status(view, memory, patch)
-        new = dict(memory.status or {})
+        new = dict(memory.body.get("status") or {})
         for event in st.transition_events(current, new):
             self._event(view, event.type, event.reason, event.message)
         provider = self._provider_of(view)
@@ -1072,14 +1076,6 @@ def _event_key(view: ObjectView) -> tuple[Any, ...]:
         annotations.get(ANNOTATION_CREATE_PENDING),
         view.deleting,
     )
-
-
-def _lean(body: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The body as the operator keeps it: without managedFields (half of a small object, never read)."""
-    meta = body.get("metadata") or {}
-    if "managedFields" not in meta:
-        return body
-    return {**body, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
 
 
 def _older(body: Mapping[str, Any], than: Mapping[str, Any]) -> bool:

@@ -18,8 +18,9 @@ from modelops_operator.core.resource import ObjectMemory
 
 log = logging.getLogger(__name__)
 
-# A person's explicit request outranks an ordinary event for the same resource.
-_RANK = {"event": 0, "requested": 1}
+# A person's explicit request outranks an ordinary event for the same resource, and an event (which may create
+# or update) outranks a status callback (which only observes).
+_RANK = {"callback": -1, "event": 0, "requested": 1}
 
 
 class PassQueue:

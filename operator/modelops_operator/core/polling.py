@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Hashable, Mapping
@@ -116,7 +117,7 @@ class Poller:
                 await self._lifecycle.batch_of(memory)
             if memory.batch_key is None or memory.batch_key is UNKNOWN:
                 if due:
-                    self._start([uid], self._lifecycle.poll(memory, None))
+                    self._start([uid], functools.partial(self._lifecycle.poll, memory, None))
                 continue
             groups.setdefault(memory.batch_key, []).append((uid, memory))
         for key, group in groups.items():
@@ -134,16 +135,21 @@ class Poller:
             upstream, batch = found
             self._listing.add(key)
             self._listed_at[key] = now
+            riders = [memory for _, memory in group]
             self._start(
-                [uid for uid, _ in group], self._batch(upstream, batch, [m for _, m in group]), key=key
+                [uid for uid, _ in group], functools.partial(self._batch, upstream, batch, riders), key=key
             )
 
-    def _start(self, uids: list[str], work: Awaitable[None], *, key: Hashable | None = None) -> None:
+    def _start(
+        self, uids: list[str], work: Callable[[], Awaitable[None]], *, key: Hashable | None = None
+    ) -> None:
+        """Run `work` in a task of its own. A factory, not a coroutine: a task cancelled before it starts
+        (the operator stopping) leaves no coroutine behind that was never awaited."""
         self._busy.update(uids)
 
         async def run() -> None:
             try:
-                await work
+                await work()
             except Exception:
                 log.exception("polling failed")
             finally:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,7 +42,7 @@ class _Unknown:
 UNKNOWN: Any = _Unknown()  # a batch key not worked out yet
 
 
-@dataclass
+@dataclass(slots=True)  # one per live resource: no per-instance __dict__
 class ObjectMemory:
     """In-memory facts about one object, fresher than the (possibly stale) body kopf hands to a handler."""
 
@@ -49,8 +51,13 @@ class ObjectMemory:
     body: Mapping[str, Any] = field(default_factory=dict)
     # What of the object decides whether an event needs a pass (generation, the annotations people set).
     seen: tuple[Any, ...] | None = None
-    # Set by an event that changed `seen`: wakes a deletion waiting out its backoff.
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    # The same, as of the operator's last pass: what it acted on, then each of its own writes. The watch may
+    # deliver the operator's own write before the write's answer arrives; a pass queued by that event finds
+    # nothing new here and is skipped.
+    acted: tuple[Any, ...] | None = None
+    # Set by an event that changed `seen`: wakes a deletion waiting out its backoff. Made only by a deletion
+    # that waits (an asyncio.Event costs more than the rest of this record).
+    changed: asyncio.Event | None = None
     deleter: asyncio.Task[None] | None = None
     gone: bool = False
     batch_key: Any = UNKNOWN
@@ -58,7 +65,6 @@ class ObjectMemory:
     phased: bool = False
     # When the upstream last posted a genuine status callback for it (polling slows down meanwhile).
     last_callback_at: float | None = None
-    status: dict[str, Any] | None = None
     external_id: str | None = None
     pending_since: datetime.datetime | None = None
     next_poll_at: float = 0.0
@@ -68,6 +74,46 @@ class ObjectMemory:
     last_warning: str | None = None
     # The generation the remote object last matched (tells drift from a spec edit); None until known.
     synced_generation: int | None = None
+
+    def notify_changed(self) -> None:
+        if self.changed is not None:
+            self.changed.set()
+
+    async def wait_changed(self, timeout: float) -> None:  # noqa: ASYNC109
+        """Until an event changes the resource, or `timeout` seconds."""
+        if self.changed is None:
+            self.changed = asyncio.Event()
+        self.changed.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.changed.wait(), timeout)
+
+
+# Kept for every live resource but never read by the operator: the server's field ownership, and the copy of
+# the whole manifest `kubectl apply` (client-side) stores.
+_UNREAD_ANNOTATIONS = frozenset({"kubectl.kubernetes.io/last-applied-configuration"})
+_INTERNED_UP_TO = 128  # characters: names, reasons, timestamps, ids; never messages
+
+
+def compact_body(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The body as the operator keeps it between events (one per live resource): without what it never
+    reads, as plain dicts whose keys and short strings are shared by every resource. Decoded JSON gives each
+    object its own copy of every key; at 10,000 resources those copies were most of the operator's memory."""
+    meta = {k: v for k, v in (body.get("metadata") or {}).items() if k != "managedFields"}
+    annotations = meta.get("annotations")
+    if annotations and not _UNREAD_ANNOTATIONS.isdisjoint(annotations):
+        meta["annotations"] = {k: v for k, v in annotations.items() if k not in _UNREAD_ANNOTATIONS}
+    kept: dict[str, Any] = _shared({**body, "metadata": meta})
+    return kept
+
+
+def _shared(value: Any) -> Any:
+    if type(value) is str:
+        return sys.intern(value) if len(value) <= _INTERNED_UP_TO else value
+    if isinstance(value, Mapping):
+        return {_shared(k): _shared(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shared(v) for v in value]
+    return value
 
 
 def memory_of(memo: Any) -> ObjectMemory:
@@ -109,7 +155,7 @@ class ObjectView:
             generation=meta.get("generation"),
             annotations=dict(meta.get("annotations") or {}),
             spec=dict(body.get("spec") or {}),
-            status=dict(memory.status if memory.status is not None else (body.get("status") or {})),
+            status=dict(body.get("status") or {}),
             created_at=parse_time(meta.get("creationTimestamp")),
             deleting=bool(meta.get("deletionTimestamp")),
             body=body,

@@ -97,9 +97,11 @@ class TwilioAutopilotClient:
         )
 
     async def list(
-        self, auth: httpx.Auth, assistant_sid: str, *, page_size: int = 50
+        self, auth: httpx.Auth, assistant_sid: str, *, page_size: int = 1000
     ) -> AsyncIterator[ModelBuild]:
-        """Every build of the assistant, following `meta.next_page_url` verbatim (same origin only)."""
+        """Every build of the assistant, following `meta.next_page_url` verbatim (same origin only). Pages
+        of the API's maximum size (default 50): one list per interval observes every build of the
+        assistant, and Twilio's rate limits count requests, not builds."""
         first = f"{self._builds(assistant_sid)}?PageSize={page_size}"
         async for build in twilio_pages(
             self._http,
