@@ -37,6 +37,7 @@ class OperatorProcess:
     namespace: str
     settings: dict[str, str]  # MODELOPS_* values
     log: Path
+    executable: str = ""  # `modelops-operator` to run; empty: the one beside this Python
     popen: subprocess.Popen[bytes] | None = None
     exit_code: int | None = field(default=None)
 
@@ -47,7 +48,7 @@ class OperatorProcess:
         env["KUBECONFIG"] = str(self.kubeconfig)
         with open(self.log, "wb") as out:
             self.popen = subprocess.Popen(
-                [operator_command(), "run", "--namespace", self.namespace, "--standalone"],
+                [self.executable or operator_command(), "run", "--namespace", self.namespace, "--standalone"],
                 env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 preexec_fn=die_with_parent,
             )  # fmt: skip

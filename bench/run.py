@@ -44,6 +44,7 @@ if __package__ in (None, ""):
 
 from bench.measure import KubeCounts, Measurement, UpstreamCounts  # noqa: E402
 from bench.scenario import Options, run  # noqa: E402
+from bench.shipped_env import operator_executable  # noqa: E402
 from bench.table import (  # noqa: E402
     Row,
     Target,
@@ -179,6 +180,12 @@ def main() -> None:
     parser.add_argument("--steady", type=float, default=12.0, help="steady-state window, seconds")
     parser.add_argument("--deadline", type=float, default=None, help="seconds from apply to all Ready")
     parser.add_argument("--no-baseline", action="store_true", help="skip the naive baseline (half the time)")
+    parser.add_argument(
+        "--operator",
+        default=None,
+        help="the modelops-operator executable (default: an environment with only the operator's shipped "
+        "dependencies, made once in the per-user cache; see bench/shipped_env.py)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write every measurement here")
     parser.add_argument("--workdir", type=Path, default=None, help="keep logs here (default: a temp dir)")
     parser.add_argument(
@@ -193,6 +200,7 @@ def main() -> None:
         in_flight=args.in_flight,
         steady=args.steady,
         deadline=args.deadline,
+        operator=args.operator or ("" if args.from_json else str(operator_executable(progress))),
     )
     cores = os.cpu_count() or 1
     if args.from_json is not None:

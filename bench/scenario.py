@@ -19,7 +19,7 @@ import contextlib
 import json
 import subprocess
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,7 @@ class Options:
     settle_limit: float = 60.0  # ...or this long after all are Ready, whichever comes first
     steady: float = 12.0
     deadline: float | None = None  # seconds from apply to all Ready; None: 3 times the target, at least 120 s
+    operator: str = ""  # the `modelops-operator` executable; empty: the development venv's
 
     def deadline_for(self, count: int) -> float:
         return self.deadline or max(120.0, 3 * time_target(count).limit)
@@ -109,6 +110,7 @@ async def run(cluster: str, count: int, coalesce: bool, options: Options, workdi
             }
         )
         operator = OperatorProcess(
+            executable=options.operator,
             kubeconfig=backend.kubeconfig,
             namespace=NAMESPACE,
             settings={
@@ -131,7 +133,7 @@ async def run(cluster: str, count: int, coalesce: bool, options: Options, workdi
             t0 = mark(pids)
             manifests = [model_build(index, options.interval) for index in range(count)]
             result.apply_seconds = await apply_all(backend.client, manifests, options.in_flight)
-            all_ready = await watch.wait(t0.mono + options.deadline_for(count), operator)
+            all_ready = await watch.wait(t0.mono + options.deadline_for(count), operator.alive)
             t1 = mark(pids)
             result.ready = len(watch.ready)
             if all_ready and watch.all_ready_at is not None:
@@ -255,6 +257,7 @@ class ReadyWatch:
         self._path = url + resource_path(API_VERSION, PLURAL, NAMESPACE)
         self._count = count
         self.ready: set[str] = set()
+        self.first_ready_at: dict[str, float] = {}  # monotonic, when each was first seen Ready
         self.all_ready_at: float | None = None  # monotonic
         self._done = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -268,6 +271,9 @@ class ReadyWatch:
             response.raise_for_status()
             listing = await response.json()
         self.ready = {o["metadata"]["name"] for o in listing.get("items") or [] if is_ready(o)}
+        now = time.monotonic()
+        for name in self.ready:
+            self.first_ready_at.setdefault(name, now)
         self._check()
         return str(listing["metadata"]["resourceVersion"])
 
@@ -305,16 +311,17 @@ class ReadyWatch:
                         name = obj["metadata"]["name"]
                         if event.get("type") != "DELETED" and is_ready(obj):
                             self.ready.add(name)
+                            self.first_ready_at.setdefault(name, time.monotonic())
                         else:
                             self.ready.discard(name)
                         self._check()
             except (aiohttp.ClientError, TimeoutError):
                 await asyncio.sleep(0.5)  # the stream broke: resume from the last version seen
 
-    async def wait(self, deadline: float, operator: OperatorProcess) -> bool:
-        """Until all are Ready (True), the deadline passes or the operator dies (False)."""
+    async def wait(self, deadline: float, alive: Callable[[], bool]) -> bool:
+        """Until all are Ready (True), the deadline passes or the operator dies (`alive` says False)."""
         while not self._done.is_set():
-            if not operator.alive() or time.monotonic() > deadline:
+            if not alive() or time.monotonic() > deadline:
                 return False
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._done.wait(), min(1.0, max(deadline - time.monotonic(), 0.01)))

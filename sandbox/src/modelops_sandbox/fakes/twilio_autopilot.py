@@ -211,6 +211,14 @@ class TwilioAutopilotFake(TwilioFake):
         found = self._find_any(assistant_sid, sid_or_unique_name)
         return None if found is None else self._render(found, self.clock.now())
 
+    def history(self, assistant_sid: str, sid: str) -> list[tuple[str, float]]:
+        """The statuses a build has been through so far, each with the clock time it was reached (for
+        measuring how long a change takes to reach a client). KeyError when unknown."""
+        found = self._find_any(assistant_sid, sid)
+        if found is None:
+            raise KeyError(f"no build {sid!r} in assistant {assistant_sid!r}")
+        return found.history(self.clock.now())
+
     def count_creates(self, assistant_sid: str | None = None) -> int:
         """How many builds were created through the API (deleted ones included)."""
         return sum(1 for _, assistant, _ in self._creates if assistant_sid in (None, assistant))
