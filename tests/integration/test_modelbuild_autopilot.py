@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
+from typing import Any
 
 import pytest
 
+from modelops_operator.core.kube import KubeClient
 from modelops_operator.providers.base import ResourceRef
 from modelops_operator.providers.twilio_autopilot.provider import derived_unique_name
 from modelops_sandbox.stack import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN, Stack
@@ -336,3 +339,41 @@ async def test_reconcile_requested_polls_now(stack: Stack) -> None:
             {"metadata": {"annotations": {"modelops.dev/reconcile-requested-at": "now"}}},
         )
         await wait_event(stack, "nudge", "RemoteDeleted", timeout=10)
+
+
+async def test_the_operators_own_write_seen_before_its_answer_starts_no_second_pass(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under load the watch often shows the operator its own metadata write (finalizer and marker, then the
+    external id) before the write's answer arrives. That event must not queue another pass: at 10,000
+    resources the extra passes were 10,000 reads of the builds just created."""
+    original = KubeClient.merge_patch
+
+    async def late_answer(
+        self: KubeClient, path: str, patch: dict[str, Any], *, subresource: str | None = None
+    ) -> dict[str, Any]:
+        result = await original(self, path, patch, subresource=subresource)
+        if subresource is None and f"/{PLURAL}/" in path:
+            await asyncio.sleep(1.0)  # the fault: a slow answer; the watch has long delivered the write
+        return result
+
+    monkeypatch.setattr(KubeClient, "merge_patch", late_answer)
+    await create_secret(stack)
+    never = {"intervalSeconds": 3600, "driftIntervalSeconds": 3600}  # no poll explains a read
+    async with stack.operator():
+        await stack.apply(modelbuild("own-writes", polling=never))
+        running = await wait_phase(stack, "own-writes", "Running", timeout=30)
+        sid = running["status"]["externalId"]
+        # The barrier: a change upstream that only a pass started after it can report, asked for by a person.
+        stack.autopilot.force_status(ASSISTANT, sid, "failed", error_code=90000)
+        await stack.cluster.patch(
+            MB,
+            PLURAL,
+            stack.namespace,
+            "own-writes",
+            {"metadata": {"annotations": {"modelops.dev/reconcile-requested-at": "barrier"}}},
+        )
+        await wait_phase(stack, "own-writes", "Failed", timeout=30)
+    reads = stack.autopilot.requests_matching("GET", rf"/ModelBuilds/{sid}$")
+    assert len(reads) == 1, [r.path for r in reads]  # the requested pass's, and no other
+    assert creates(stack) == 1
