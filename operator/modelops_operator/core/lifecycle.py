@@ -210,7 +210,9 @@ class Lifecycle:
     # ------------------------------------------------------------------------------------------------ polling
 
     def wants_poll(self, memory: ObjectMemory, now: float) -> bool:
-        return now >= memory.next_poll_at and now >= memory.not_before
+        # A resource's first pass is its event's, from the pass queue: the poller takes over after it (a
+        # thousand resources applied together would otherwise each start a polling task at once as well).
+        return memory.polls > 0 and now >= memory.next_poll_at and now >= memory.not_before
 
     async def batch_of(self, memory: ObjectMemory) -> tuple[str, Batch] | None:
         view = ObjectView.of(memory.body, self.kind.plural, memory)
@@ -227,7 +229,11 @@ class Lifecycle:
         return None if batch is None else (selected.provider.upstream, batch)
 
     async def poll(self, memory: ObjectMemory, listed: Listed | None) -> None:
-        trigger = "timer" if self.wants_poll(memory, self.clock()) else "listed"
+        now = self.clock()
+        trigger = "timer" if self.wants_poll(memory, now) else "listed"
+        if listed is not None and _as_last_listed(memory, listed):
+            memory.next_poll_at = max(now + memory.interval, memory.not_before)
+            return
         await self.reconcile(memory, trigger=trigger, listed=listed)
 
     # ---------------------------------------------------------------------------------------------- callbacks
@@ -315,12 +321,16 @@ class Lifecycle:
         started = self.clock()
         outcome_label = "error"
         try:
+            memory.listed_as = None
             outcome = await self._pass(view, memory, listed)
             if outcome.from_observation and outcome.ready.status == st.TRUE:
                 memory.synced_generation = view.generation
             self._schedule(view, memory, outcome)
             await self._write_status(view, memory, outcome)
             outcome_label = _outcome_label(outcome)
+            item = _listed_item(listed, outcome.external_id)
+            if outcome.from_observation and memory.failures == 0 and item is not None:
+                memory.listed_as = (str(outcome.external_id), _fingerprint(item))
         except Exception:
             # An API server that went away, a conflict: try again at the next tick, with backoff.
             memory.failures += 1
@@ -379,6 +389,7 @@ class Lifecycle:
         ):
             # Callbacks arrive: polling is only the safety net now.
             interval *= CALLBACK_SLOWDOWN
+        memory.interval, memory.terminal = interval, terminal
         offset = 0.0
         if not memory.phased and memory.batch_key is None:
             # Read on its own: each resource at its own phase of the interval (from its uid), so resources
@@ -1076,6 +1087,30 @@ def _event_key(view: ObjectView) -> tuple[Any, ...]:
         annotations.get(ANNOTATION_CREATE_PENDING),
         view.deleting,
     )
+
+
+def _listed_item(listed: Listed | None, external_id: str | None) -> Any:
+    if listed is None or listed.items is None or not external_id:
+        return None
+    return listed.items.get(external_id)
+
+
+def _fingerprint(item: Any) -> int:
+    """Equal for equal listed items (a pydantic model's repr lists every field), within one process."""
+    return hash(repr(item))
+
+
+def _as_last_listed(memory: ObjectMemory, listed: Listed) -> bool:
+    """Whether a list shows a terminal remote object exactly as the resource's last pass saw it, with
+    nothing changed on the resource since (no event it has not acted on, no failure to retry): a pass would
+    find nothing to do."""
+    if memory.listed_as is None or not memory.terminal or memory.failures or memory.gone:
+        return False
+    if memory.seen != memory.acted:
+        return False
+    external_id, fingerprint = memory.listed_as
+    item = _listed_item(listed, external_id)
+    return item is not None and _fingerprint(item) == fingerprint
 
 
 def _older(body: Mapping[str, Any], than: Mapping[str, Any]) -> bool:

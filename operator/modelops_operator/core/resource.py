@@ -74,6 +74,12 @@ class ObjectMemory:
     last_warning: str | None = None
     # The generation the remote object last matched (tells drift from a spec edit); None until known.
     synced_generation: int | None = None
+    # What the last pass saw in its parent's list, as (external id, fingerprint of the listed item), and what
+    # it scheduled: a list that shows the same terminal object again, with nothing changed on the resource,
+    # needs no pass (at 10,000 resources those passes were most of the operator's work).
+    listed_as: tuple[str, int] | None = None
+    interval: float = 0.0
+    terminal: bool = False
 
     def notify_changed(self) -> None:
         if self.changed is not None:
