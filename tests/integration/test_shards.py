@@ -4,6 +4,7 @@ remote work."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 
 import httpx
@@ -44,10 +45,12 @@ async def test_each_resource_is_handled_by_exactly_one_shard(stack: Stack) -> No
     await create_secret(stack)
     port_a, port_b = free_port(), free_port()
     names = {"a": [f"a-{i}" for i in range(3)], "b": [f"b-{i}" for i in range(2)]}
-    async with (
-        stack.operator(selector=f"{SHARD}=a", metrics_port=port_a),
-        stack.operator(selector=f"{SHARD}=b", metrics_port=port_b),
-    ):
+    # Both shards in this one event loop. kopf takes every task started after an operator for that operator's
+    # own and cancels them when it goes down, so one shard stopping alone would cancel the other's work and
+    # wait for it: both are stopped together (bounded, so a shard that does not stop fails the test).
+    shard_a = await stack.start_operator(selector=f"{SHARD}=a", metrics_port=port_a)
+    shard_b = await stack.start_operator(selector=f"{SHARD}=b", metrics_port=port_b)
+    try:
         for shard, members in names.items():
             for name in members:
                 await stack.apply(labelled(name, shard))
@@ -70,6 +73,9 @@ async def test_each_resource_is_handled_by_exactly_one_shard(stack: Stack) -> No
             return (stack.autopilot.build(ASSISTANT, sid) or {}).get("unique_name") == "moved-to-b"
 
         await eventually(renamed, what="shard b to rename the moved build")
+    finally:
+        async with asyncio.timeout(60):
+            await asyncio.gather(shard_a.kill(), shard_b.kill())
     renames = stack.autopilot.requests_matching("POST", rf"/ModelBuilds/{sid}$")
     assert len(renames) == 1  # one owner pushed the change, once
     assert stack.autopilot.count_creates(ASSISTANT) == len(names["a"]) + len(names["b"])

@@ -137,6 +137,9 @@ class Lifecycle:
             clock=clock,
         )
         self._deleters: set[asyncio.Task[None]] = set()
+        # Set when the operator goes down (halt or stop): events that still arrive start nothing, so no
+        # pass, poll or deletion of this operator writes after it was stopped.
+        self._closed = False
         # Admission for passes: many resources at once wait here, before any request (and its deadline) starts.
         self._passes = asyncio.Semaphore(settings.max_concurrent_passes)
         self.queue = PassQueue(
@@ -154,6 +157,8 @@ class Lifecycle:
         """Every watch event of the kind (kopf's on.event: no per-handler progress or diffbase is stored,
         so kopf itself writes nothing). A pass runs when something a person or the operator acts on
         changed; polling and deletion run on their own from here on."""
+        if self._closed:
+            return
         memory = memory_of(memo)
         uid = str((body.get("metadata") or {}).get("uid") or "")
         if event_type == "DELETED" and _observe_only(ObjectView.of(body, self.kind.plural, memory)):
@@ -283,12 +288,14 @@ class Lifecycle:
 
     def halt(self) -> None:
         """Stop every task of this lifecycle at once, without waiting (the operator is going down hard)."""
+        self._closed = True
         self.queue.halt()
         self.poller.halt()
         for task in self._deleters:
             task.cancel()
 
     async def stop(self) -> None:
+        self._closed = True
         await self.queue.stop()
         await self.poller.stop()
         deleters = [task for task in self._deleters if not task.done()]
@@ -781,6 +788,8 @@ class Lifecycle:
     # ------------------------------------------------------------------------------------------------- delete
 
     def _start_deletion(self, memory: ObjectMemory) -> None:
+        if self._closed:
+            return
         if memory.deleter is None or memory.deleter.done():
             memory.deleter = asyncio.create_task(
                 self._deletion(memory), name=f"modelops-delete-{self.kind.plural}"

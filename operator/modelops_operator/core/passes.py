@@ -30,8 +30,11 @@ class PassQueue:
         self._queued: OrderedDict[int, tuple[ObjectMemory, str]] = OrderedDict()
         self._ready = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._closed = False  # halted or stopped: an operator going down takes no new work
 
     def submit(self, memory: ObjectMemory, trigger: str) -> None:
+        if self._closed:
+            return
         key = id(memory)
         queued = self._queued.get(key)
         if queued is not None and _RANK.get(queued[1], 0) >= _RANK.get(trigger, 0):
@@ -60,6 +63,7 @@ class PassQueue:
                 log.exception("a pass failed; the resource is tried again at its next poll")
 
     def halt(self) -> None:
+        self._closed = True
         for task in self._tasks:
             task.cancel()
 

@@ -68,8 +68,11 @@ class Poller:
         self._listed_at: dict[Hashable, float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop: asyncio.Task[None] | None = None
+        self._closed = False  # halted or stopped: no polling loop is started again
 
     def track(self, uid: str, memory: ObjectMemory) -> None:
+        if self._closed:
+            return
         self._members[uid] = memory
         if self._loop is None or self._loop.done():
             self._loop = asyncio.create_task(self._run(), name="modelops-poller")
@@ -84,10 +87,12 @@ class Poller:
         return len(self._members)
 
     def halt(self) -> None:
+        self._closed = True
         for task in [*self._tasks, *([self._loop] if self._loop else [])]:
             task.cancel()
 
     async def stop(self) -> None:
+        self._closed = True
         tasks = [*self._tasks, *([self._loop] if self._loop else [])]
         for task in tasks:
             task.cancel()
