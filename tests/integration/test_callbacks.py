@@ -18,9 +18,9 @@ from modelops_sandbox.stack import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN, Oper
 from tests.integration.conftest import (
     ASSISTANT,
     create_secret,
-    event_reasons,
     modelbuild,
     status_of,
+    wait_event,
     wait_phase,
 )
 from tests.support.waiting import eventually
@@ -84,8 +84,10 @@ async def test_a_signed_callback_moves_status_without_polling(
     # Each callback made one read of that build; no list, no other resource.
     reads = stack.autopilot.requests_matching("GET", rf"/ModelBuilds/{sid}$")
     assert 1 <= len(reads) <= len(delivered) + 1
-    # The transitions a callback revealed are told as Events, as when polling finds them.
-    assert {"RemoteStatusChanged", "Succeeded"} <= set(await event_reasons(stack, "pushed"))
+    # The transitions a callback revealed are told as Events, as when polling finds them (kopf posts Events
+    # from a queue: wait for them).
+    await wait_event(stack, "pushed", "Succeeded")
+    await wait_event(stack, "pushed", "RemoteStatusChanged")
 
 
 async def test_forged_unsigned_replayed_and_off_target_callbacks_change_nothing(
