@@ -79,7 +79,7 @@ class FakeUpstream:
         return None if self._process is None else self._process.pid
 
     async def __aenter__(self) -> FakeUpstream:
-        from bench.operator_process import die_with_parent
+        from tests.support.controlplane import die_with_parent
 
         log = os.open(self.workdir / "fake.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:

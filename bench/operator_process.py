@@ -6,24 +6,15 @@ are its own, read from /proc, never mixed with the emulator's or the fake's.
 
 from __future__ import annotations
 
-import ctypes
 import os
-import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.support.controlplane import die_with_parent, stop_gracefully
+
 from bench import measure
-
-_LIBC = ctypes.CDLL(None, use_errno=True)  # loaded here: only the system call may run between fork and exec
-_PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent() -> None:
-    """In a child, before exec: the kernel kills it when the benchmark dies, however it dies (an operator
-    left running would keep polling the next run's fake)."""
-    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def operator_command() -> str:
@@ -69,15 +60,8 @@ class OperatorProcess:
 
     def stop(self, grace: float = 20.0) -> None:
         """SIGTERM (kopf's graceful stop), then SIGKILL after `grace` seconds."""
-        if self.popen is None:
-            return
-        if self.popen.poll() is None:
-            self.popen.terminate()
-            try:
-                self.popen.wait(grace)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(10)
+        if self.popen is not None:
+            stop_gracefully(self.popen, grace)
 
     def died(self) -> int | None:
         """The exit code when the operator ended by itself (a crash), else None."""

@@ -12,6 +12,7 @@ from typing import Any
 import kopf
 import pytest
 
+from modelops_operator.api.common import ANNOTATION_RECONCILE_REQUESTED
 from modelops_operator.core.kube import KubeClient
 from modelops_sandbox.stack import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN, Stack, local_stack, stack_on
 from tests.conftest import FALLBACK, REAL, mark_backend
@@ -214,6 +215,12 @@ async def wait_condition(
         return None
 
     return await eventually(probe, timeout=timeout, what=f"{name} {kind}={status} ({reason})")
+
+
+async def request_reconcile(stack: Stack, name: str, value: str, plural: str = PLURAL) -> None:
+    """What a person does to ask for a pass now: a new value of the reconcile-requested-at annotation."""
+    annotations = {ANNOTATION_RECONCILE_REQUESTED: value}
+    await stack.cluster.patch(MB, plural, stack.namespace, name, {"metadata": {"annotations": annotations}})
 
 
 async def event_reasons(stack: Stack, name: str) -> list[str]:

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from modelops_operator.api.common import ANNOTATION_RECONCILE_REQUESTED
 from modelops_sandbox.fakes.datarobot import CUSTOM_MODEL_PATH
 from modelops_sandbox.fakes.models_api import MODEL_RUN_PATH, STEPS_PATH
 from modelops_sandbox.fakes.twilio_assistants import TOOL_PATH
@@ -25,6 +24,7 @@ from tests.integration.conftest import (
     create_secret,
     get_mb,
     modelbuild,
+    request_reconcile,
     wait_phase,
 )
 from tests.support.waiting import eventually
@@ -218,8 +218,7 @@ async def request_reconcile_until(stack: Stack, name: str, done: Any) -> dict[st
 
     async def probe() -> dict[str, Any] | None:
         asked[0] += 1
-        annotations = {ANNOTATION_RECONCILE_REQUESTED: f"ask-{asked[0]}"}
-        await stack.cluster.patch(MB, RUNS, stack.namespace, name, {"metadata": {"annotations": annotations}})
+        await request_reconcile(stack, name, f"ask-{asked[0]}", RUNS)
         obj = await get_mb(stack, name, RUNS)
         return obj if done(obj) else None
 

@@ -23,6 +23,7 @@ from tests.integration.conftest import (
     get_mb,
     gone,
     modelbuild,
+    request_reconcile,
     status_of,
     wait_condition,
     wait_event,
@@ -331,13 +332,7 @@ async def test_reconcile_requested_polls_now(stack: Stack) -> None:
         await stack.apply(modelbuild("nudge", polling={"intervalSeconds": 1, "driftIntervalSeconds": 3600}))
         sid = (await wait_phase(stack, "nudge", "Succeeded"))["status"]["externalId"]
         stack.autopilot.delete_out_of_band(ASSISTANT, sid)
-        await stack.cluster.patch(
-            MB,
-            PLURAL,
-            stack.namespace,
-            "nudge",
-            {"metadata": {"annotations": {"modelops.dev/reconcile-requested-at": "now"}}},
-        )
+        await request_reconcile(stack, "nudge", "now")
         await wait_event(stack, "nudge", "RemoteDeleted", timeout=10)
 
 
@@ -366,13 +361,7 @@ async def test_the_operators_own_write_seen_before_its_answer_starts_no_second_p
         sid = running["status"]["externalId"]
         # The barrier: a change upstream that only a pass started after it can report, asked for by a person.
         stack.autopilot.force_status(ASSISTANT, sid, "failed", error_code=90000)
-        await stack.cluster.patch(
-            MB,
-            PLURAL,
-            stack.namespace,
-            "own-writes",
-            {"metadata": {"annotations": {"modelops.dev/reconcile-requested-at": "barrier"}}},
-        )
+        await request_reconcile(stack, "own-writes", "barrier")
         await wait_phase(stack, "own-writes", "Failed", timeout=30)
     reads = stack.autopilot.requests_matching("GET", rf"/ModelBuilds/{sid}$")
     assert len(reads) == 1, [r.path for r in reads]  # the requested pass's, and no other

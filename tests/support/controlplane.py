@@ -167,9 +167,20 @@ _LIBC = ctypes.CDLL(None, use_errno=True)
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child, before exec: the kernel sends SIGKILL when the test process dies, however it dies."""
     _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def stop_gracefully(popen: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM, then SIGKILL after `grace` seconds if it is still running."""
+    if popen.poll() is None:
+        popen.terminate()
+        try:
+            popen.wait(grace)
+        except subprocess.TimeoutExpired:
+            popen.kill()
+            popen.wait(10)
 
 
 @dataclass
@@ -184,7 +195,7 @@ class Process:
             self.popen = subprocess.Popen(
                 self.argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 # Its own process group: Ctrl-C in the terminal reaches pytest, which stops these in order.
-                process_group=0, preexec_fn=_die_with_parent,
+                process_group=0, preexec_fn=die_with_parent,
             )  # fmt: skip
 
     @property
@@ -197,13 +208,7 @@ class Process:
     def stop(self, grace: float = 10.0) -> None:
         if self.popen is None:
             return
-        if self.popen.poll() is None:
-            self.popen.terminate()
-            try:
-                self.popen.wait(grace)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(10)
+        stop_gracefully(self.popen, grace)
         self.popen = None
 
     def tail(self, lines: int = 30) -> str:
